@@ -1,0 +1,1 @@
+"""Point-in-time customer features, labels and snapshot plans (DESIGN §3-4)."""

@@ -1,0 +1,1 @@
+"""Segments and predictive models, following scikit-learn's estimator conventions."""

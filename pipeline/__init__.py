@@ -1,0 +1,1 @@
+"""Orchestration and I/O: config, loading, cleaning, MLflow tracking, training and scoring."""

@@ -1,0 +1,117 @@
+"""Cleaning rules (DESIGN §2), applied in order and counted in a data report.
+
+Cancellations and returns are kept as negative revenue (and counted), never dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import duckdb
+
+from pipeline.config import DataConfig
+from pipeline.errors import InputError
+from pipeline.load import SourceFile
+
+CANONICAL = (
+    "customer_id",
+    "timestamp",
+    "order_id",
+    "product_id",
+    "category",
+    "country",
+    "quantity",
+    "unit_price",
+    "amount",
+)
+
+
+@dataclass
+class DataReport:
+    """What loading and cleaning did: rows in, dropped per rule, rows out, and what remains."""
+
+    files: list[SourceFile]
+    rows_in: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    rows_out: int = 0
+    return_lines: int = 0
+    customers: int = 0
+    orders: int = 0
+    first_timestamp: str | None = None
+    last_timestamp: str | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready form for MLflow and `--json` output."""
+        return asdict(self)
+
+
+def _rules(cfg: DataConfig, cols: set[str]) -> list[tuple[str, str]]:
+    """(rule name, SQL predicate of rows to drop), in the order they are applied."""
+    rules = [
+        ("missing_customer_id", "customer_id IS NULL"),
+        ("missing_timestamp", '"timestamp" IS NULL'),
+    ]
+    if "amount" in cols:
+        rules.append(("missing_amount", "amount IS NULL"))
+    else:
+        rules.append(("missing_quantity_or_price", "quantity IS NULL OR unit_price IS NULL"))
+    if cfg.non_product_codes and "product_id" in cols:
+        codes = ", ".join("'" + c.replace("'", "''") + "'" for c in cfg.non_product_codes)
+        rules.append(("non_product_code", f"product_id IN ({codes})"))
+    if "unit_price" in cols:
+        rules.append(("non_positive_price", "unit_price <= 0"))
+    else:
+        rules.append(("zero_amount", "amount = 0"))
+    return rules
+
+
+def clean_lines(
+    con: duckdb.DuckDBPyConnection,
+    cfg: DataConfig,
+    files: list[SourceFile],
+    source: str = "raw_lines",
+    table: str = "lines",
+) -> DataReport:
+    """Create `table` of clean order lines from `source`; return the data report.
+
+    Output columns: customer_id, timestamp, order_id, amount, quantity and whichever of
+    product_id, category, country, unit_price are mapped. `order_id` falls back to the
+    timestamp (one customer at one instant is one order) when not mapped.
+    """
+    cols = {c for c in CANONICAL if c in con.table(source).columns}
+    rows_in = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
+    report = DataReport(files=files, rows_in=rows_in)
+    remaining, kept = rows_in, "TRUE"
+    for name, predicate in _rules(cfg, cols):
+        n = con.execute(f"SELECT count(*) FROM {source} WHERE ({kept}) AND ({predicate})").fetchall()[0][0]
+        report.dropped[name] = n
+        remaining -= n
+        kept = f"{kept} AND NOT ({predicate})"
+    kept = kept.replace("TRUE AND ", "")
+    amount = "amount" if "amount" in cols else "quantity * unit_price"
+    order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
+    quantity = "quantity" if "quantity" in cols else "CAST(NULL AS DOUBLE)"
+    extra = [c for c in ("product_id", "category", "country", "unit_price") if c in cols]
+    select = ", ".join(
+        ["customer_id", '"timestamp"', f"{order} AS order_id", f"{amount} AS amount", f"{quantity} AS quantity", *extra]
+    )
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT {select} FROM {source} WHERE {kept}")
+    out = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
+    report.dropped["duplicate_line"] = remaining - out
+    report.rows_out = out
+    if out == 0:
+        rule = max(report.dropped, key=report.dropped.get)
+        column = {"missing_customer_id": cfg.columns.customer_id, "missing_timestamp": cfg.columns.timestamp}.get(rule)
+        raise InputError(
+            f"no usable rows: all {rows_in} rows were dropped, most by rule {rule!r}",
+            file=", ".join(f.path for f in files),
+            column=column,
+        )
+    stats = con.execute(
+        f"""SELECT count(*) FILTER (WHERE amount < 0), count(DISTINCT customer_id),
+                   count(DISTINCT (customer_id, order_id)), min("timestamp"), max("timestamp") FROM {table}"""
+    ).fetchall()[0]
+    report.return_lines, report.customers, report.orders = stats[0], stats[1], stats[2]
+    report.first_timestamp = str(stats[3]) if stats[3] is not None else None
+    report.last_timestamp = str(stats[4]) if stats[4] is not None else None
+    return report

@@ -1,0 +1,353 @@
+"""Typed, validated configuration: YAML in, frozen pydantic objects out.
+
+Declared once here; every stage receives only its own sub-config. Unknown keys are errors
+(a typo must not silently fall back to a default). Relative paths resolve against the folder
+of the config file, so a run does not depend on the current working directory.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.errors import ConfigError
+
+RFM_SEGMENTS = (
+    "Champions",
+    "Loyal",
+    "Potential Loyalist",
+    "New",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
+)
+
+
+class Strict(BaseModel):
+    """Base for config objects: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Columns(Strict):
+    """Source column names for each canonical field (DESIGN §2)."""
+
+    customer_id: str
+    timestamp: str
+    order_id: str | None = None
+    quantity: str | None = None
+    unit_price: str | None = None
+    amount: str | None = None
+    product_id: str | None = None
+    category: str | None = None
+    country: str | None = None
+
+    @model_validator(mode="after")
+    def _money(self) -> Columns:
+        if self.amount is None and (self.quantity is None or self.unit_price is None):
+            raise ValueError("map either `amount`, or both `quantity` and `unit_price`")
+        return self
+
+    def mapped(self) -> dict[str, str]:
+        """Canonical name -> source name, for the mapped columns only."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
+class CsvOptions(Strict):
+    """How CSV files are parsed."""
+
+    delimiter: str = ","
+    encoding: str = "utf-8"
+    quote: str = '"'
+
+
+class DataConfig(Strict):
+    """Where the transactions are and what their columns mean."""
+
+    source: list[str] = Field(min_length=1, description="files, folders or globs (CSV or Parquet)")
+    columns: Columns
+    csv: CsvOptions = CsvOptions()
+    timestamp_format: str | None = None
+    non_product_codes: list[str] = Field(default_factory=list)
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+
+class TimeConfig(Strict):
+    """Snapshot, label and window definitions (DESIGN §3)."""
+
+    horizon_days: int = Field(90, gt=0, description="N and H: label window after the cutoff")
+    churn_lookback_days: int = Field(365, gt=0, description="L: active-customer window before the cutoff")
+    snapshot_step_days: int = Field(14, gt=0)
+    train_snapshots: int = Field(12, ge=1, le=200)
+    validation_snapshots: int = Field(1, ge=1, le=10)
+
+
+class RfmRule(Strict):
+    """One named RFM segment: inclusive score ranges; the first matching rule wins."""
+
+    name: str
+    r: tuple[int, int] = (1, 5)
+    f: tuple[int, int] = (1, 5)
+    m: tuple[int, int] = (1, 5)
+
+    @field_validator("r", "f", "m")
+    @classmethod
+    def _range(cls, v: tuple[int, int]) -> tuple[int, int]:
+        lo, hi = v
+        if not 1 <= lo <= hi <= 5:
+            raise ValueError(f"score range {list(v)} must satisfy 1 <= low <= high <= 5")
+        return v
+
+    def matches(self, r: int, f: int, m: int) -> bool:
+        """Whether scores (r, f, m) fall in this rule's ranges."""
+        return self.r[0] <= r <= self.r[1] and self.f[0] <= f <= self.f[1] and self.m[0] <= m <= self.m[1]
+
+
+DEFAULT_RFM_RULES = (
+    RfmRule(name="Champions", r=(5, 5), f=(4, 5)),
+    RfmRule(name="Loyal", r=(3, 4), f=(4, 5)),
+    RfmRule(name="Can't Lose Them", r=(1, 2), f=(5, 5)),
+    RfmRule(name="At Risk", r=(1, 2), f=(3, 4)),
+    RfmRule(name="Potential Loyalist", r=(4, 5), f=(2, 3)),
+    RfmRule(name="New", r=(5, 5), f=(1, 1)),
+    RfmRule(name="Promising", r=(4, 4), f=(1, 1)),
+    RfmRule(name="Need Attention", r=(3, 3), f=(3, 3)),
+    RfmRule(name="About to Sleep", r=(3, 3), f=(1, 2)),
+    RfmRule(name="Hibernating", r=(2, 2), f=(1, 2)),
+    RfmRule(name="Lost", r=(1, 1), f=(1, 2)),
+)
+
+
+class LifecycleConfig(Strict):
+    """Lifecycle grid: order-count stage x activity, thresholds derived from the data's gaps."""
+
+    new_days: int = Field(90, gt=0, description="first order within this many days: stage 'new'")
+    loyal_orders: int = Field(5, ge=3, description="orders at or above this: stage 'loyal'")
+    active_quantile: float = Field(0.8, gt=0, lt=1)
+    at_risk_quantile: float = Field(0.95, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LifecycleConfig:
+        if self.active_quantile >= self.at_risk_quantile:
+            raise ValueError("active_quantile must be below at_risk_quantile")
+        return self
+
+
+DEFAULT_CLUSTER_FEATURES = (
+    "recency_days",
+    "frequency",
+    "monetary",
+    "tenure_days",
+    "mean_order_value",
+    "orders_365d",
+    "return_rate",
+)
+
+
+class ClusterConfig(Strict):
+    """K-means segmenter: features, k range and selection rules."""
+
+    features: list[str] = Field(default_factory=lambda: list(DEFAULT_CLUSTER_FEATURES), min_length=2)
+    k_min: int = Field(3, ge=2)
+    k_max: int = Field(8, ge=2)
+    sample_size: int = Field(5000, ge=100)
+    min_share: float = Field(0.03, ge=0, lt=0.5)
+    random_state: int = 0
+
+    @model_validator(mode="after")
+    def _k(self) -> ClusterConfig:
+        if self.k_min > self.k_max:
+            raise ValueError("k_min must not exceed k_max")
+        return self
+
+
+class SegmentsConfig(Strict):
+    """Rule-based and clustered segments (DESIGN §5)."""
+
+    rfm_rules: list[RfmRule] = Field(default_factory=lambda: list(DEFAULT_RFM_RULES))
+    lifecycle: LifecycleConfig = LifecycleConfig()
+    clusters: ClusterConfig = ClusterConfig()
+
+    @field_validator("rfm_rules")
+    @classmethod
+    def _cover(cls, rules: list[RfmRule]) -> list[RfmRule]:
+        uncovered = [
+            (r, f, m)
+            for r, f, m in itertools.product(range(1, 6), repeat=3)
+            if not any(rule.matches(r, f, m) for rule in rules)
+        ]
+        if uncovered:
+            raise ValueError(f"rfm_rules leave {len(uncovered)} score combinations unassigned, e.g. {uncovered[:3]}")
+        names = [rule.name for rule in rules]
+        if len(set(names)) != len(names):
+            raise ValueError("rfm_rules names must be unique")
+        return rules
+
+
+class LightGBMConfig(Strict):
+    """Booster hyperparameters; early stopping picks the number of trees."""
+
+    n_estimators: int = Field(1000, ge=1)
+    learning_rate: float = Field(0.03, gt=0, le=1)
+    num_leaves: int = Field(15, ge=2)
+    min_child_samples: int = Field(40, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(100, ge=1)
+    random_state: int = 0
+
+
+class ModelsConfig(Strict):
+    """Churn and propensity classifiers."""
+
+    lightgbm: LightGBMConfig = LightGBMConfig()
+
+
+class TrackingConfig(Strict):
+    """MLflow location and names. MLFLOW_TRACKING_URI, when set, wins over `uri`."""
+
+    uri: str = "sqlite:///mlflow.db"
+    artifact_root: str = "mlartifacts"
+    experiment: str = "segmentation"
+    model_prefix: str = ""
+
+
+class ScoringConfig(Strict):
+    """Batch scoring options."""
+
+    churn_risk_thresholds: tuple[float, float] = (0.3, 0.6)
+
+    @field_validator("churn_risk_thresholds")
+    @classmethod
+    def _thresholds(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] < v[1] < 1:
+            raise ValueError("churn_risk_thresholds must be two increasing numbers in (0, 1)")
+        return v
+
+
+class OutputConfig(Strict):
+    """Where the segment table is written."""
+
+    root: str = "output"
+    database_url: str | None = None  # default: SQLite file segments.db under root
+    table: str = Field("segment_table", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class Config(Strict):
+    """The whole run configuration."""
+
+    data: DataConfig
+    time: TimeConfig = TimeConfig()
+    segments: SegmentsConfig = SegmentsConfig()
+    models: ModelsConfig = ModelsConfig()
+    tracking: TrackingConfig = TrackingConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    output: OutputConfig = OutputConfig()
+    seed: int = 0
+
+
+def _resolve(path: str, base: Path) -> str:
+    p = Path(os.path.expanduser(path))
+    return str(p if p.is_absolute() else (base / p).resolve())
+
+
+def _resolve_sqlite(uri: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
+        return prefix + _resolve(uri[len(prefix) :], base)
+    return uri
+
+
+def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Make every relative path in a raw config absolute against `base` (the config's folder)."""
+    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    data = raw.get("data")
+    if isinstance(data, dict) and "source" in data:
+        src = data["source"]
+        data["source"] = [_resolve(s, base) for s in ([src] if isinstance(src, str) else src)]
+    tracking = raw.setdefault("tracking", {})
+    if isinstance(tracking, dict):
+        tracking["uri"] = _resolve_sqlite(tracking.get("uri", TrackingConfig().uri), base)
+        tracking["artifact_root"] = _resolve(tracking.get("artifact_root", TrackingConfig().artifact_root), base)
+    output = raw.setdefault("output", {})
+    if isinstance(output, dict):
+        output["root"] = _resolve(output.get("root", OutputConfig().root), base)
+        if output.get("database_url"):
+            output["database_url"] = _resolve_sqlite(output["database_url"], base)
+    return raw
+
+
+def _format_validation(err: ValidationError, path: Path) -> str:
+    lines = [f"config {path} is invalid:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"  {loc}: unknown key")
+        else:
+            lines.append(f"  {loc}: {e['msg']}" + (f" (got {e['input']!r})" if e["type"] != "missing" else ""))
+    return "\n".join(lines)
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Apply `key.sub=value` overrides (value parsed as YAML) to a raw config mapping."""
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r} must look like key.sub=value")
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(value)
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
+    """Read, resolve and validate a YAML config; raises ConfigError with every problem named."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"config {path} is not valid YAML: {e}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
+    raw = apply_overrides(raw, overrides or [])
+    try:
+        return Config.model_validate(resolve_paths(raw, path.resolve().parent))
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, path)) from None
+
+
+def flatten(cfg: BaseModel, prefix: str = "") -> dict[str, str]:
+    """Flatten a config into dotted keys for MLflow params."""
+    out: dict[str, str] = {}
+    for key, value in cfg.model_dump(mode="json").items():
+        _flatten_into(out, f"{prefix}{key}", value)
+    return out
+
+
+def _flatten_into(out: dict[str, str], key: str, value: Any) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten_into(out, f"{key}.{k}", v)
+    else:
+        out[key] = str(value)[:500]

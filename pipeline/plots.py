@@ -1,0 +1,62 @@
+"""Matplotlib figures for MLflow and reports. Pure: data in, figure out (the caller logs it)."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from sklearn.calibration import calibration_curve  # noqa: E402
+from sklearn.metrics import precision_recall_curve, roc_curve  # noqa: E402
+
+
+def roc_pr(y: np.ndarray, scores: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """ROC and precision-recall curves, one line per model or baseline."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    for name, p in scores.items():
+        fpr, tpr, _ = roc_curve(y, p)
+        prec, rec, _ = precision_recall_curve(y, p)
+        a.plot(fpr, tpr, label=name)
+        b.plot(rec, prec, label=name)
+    a.plot([0, 1], [0, 1], ls=":", c="grey")
+    a.set(xlabel="false positive rate", ylabel="true positive rate", title=f"{title}: ROC")
+    b.set(xlabel="recall", ylabel="precision", title=f"{title}: precision-recall")
+    a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def calibration(y: np.ndarray, p: np.ndarray, title: str) -> plt.Figure:
+    """Reliability diagram: observed rate per bin of predicted probability."""
+    frac, mean = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    ax.plot(mean, frac, marker="o")
+    ax.set(xlabel="predicted probability", ylabel="observed rate", title=f"{title}: calibration")
+    fig.tight_layout()
+    return fig
+
+
+def silhouette(scores: dict[int, float], chosen: int) -> plt.Figure:
+    """Silhouette score for each k tried."""
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ks = sorted(scores)
+    ax.plot(ks, [scores[k] for k in ks], marker="o")
+    ax.axvline(chosen, ls=":", c="grey")
+    ax.set(xlabel="k", ylabel="silhouette", title=f"k-means: silhouette by k (chosen {chosen})")
+    fig.tight_layout()
+    return fig
+
+
+def centroid_heatmap(centroids: pd.DataFrame, names: dict[int, str]) -> plt.Figure:
+    """Standardised centroid values, one row per cluster."""
+    fig, ax = plt.subplots(figsize=(1.2 * centroids.shape[1] + 3, 0.6 * len(centroids) + 1.5))
+    im = ax.imshow(centroids.to_numpy(), cmap="RdBu_r", vmin=-2, vmax=2, aspect="auto")
+    ax.set_xticks(range(centroids.shape[1]), centroids.columns, rotation=40, ha="right")
+    ax.set_yticks(range(len(centroids)), [f"{i}: {names[i]}" for i in centroids.index])
+    fig.colorbar(im, ax=ax, label="standardised mean")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,81 @@
+"""Assemble the segment table of DESIGN §8 from features, segments and model outputs."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from pipeline.config import ScoringConfig
+
+COLUMNS = (
+    "customer_id",
+    "score_date",
+    "recency_days",
+    "frequency",
+    "monetary",
+    "r_score",
+    "f_score",
+    "m_score",
+    "rfm_segment",
+    "lifecycle_stage",
+    "cluster_id",
+    "cluster_name",
+    "churn_probability",
+    "purchase_probability",
+    "churn_risk",
+    "propensity_decile",
+    "model_versions",
+    "run_id",
+)
+
+
+def churn_risk(p: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
+    """Low / medium / high by the configured thresholds."""
+    return np.select([p < thresholds[0], p < thresholds[1]], ["low", "medium"], "high")
+
+
+def propensity_decile(p: np.ndarray) -> np.ndarray:
+    """1-10 by rank (10 = most likely to buy); equal probabilities share a decile."""
+    rank = pd.Series(p).rank(method="min").to_numpy()
+    return (1 + np.floor(10 * (rank - 1) / max(len(p), 1))).astype("int64")
+
+
+def segment_table(
+    features: pd.DataFrame,
+    segments: pd.DataFrame,
+    cluster_ids: np.ndarray,
+    cluster_names: np.ndarray,
+    churn: np.ndarray,
+    purchase: np.ndarray,
+    *,
+    score_date: date,
+    model_versions: str,
+    run_id: str,
+    cfg: ScoringConfig,
+) -> pd.DataFrame:
+    """One row per customer, sorted by customer id, with the contract's columns and types."""
+    table = pd.DataFrame(
+        {
+            "customer_id": features["customer_id"].astype(str).to_numpy(),
+            "score_date": pd.Series([score_date] * len(features), dtype="object"),
+            "recency_days": features["recency_days"].to_numpy(dtype=float),
+            "frequency": features["frequency"].to_numpy(dtype=float),
+            "monetary": features["monetary"].to_numpy(dtype=float),
+            "r_score": segments["r_score"].to_numpy(dtype="int64"),
+            "f_score": segments["f_score"].to_numpy(dtype="int64"),
+            "m_score": segments["m_score"].to_numpy(dtype="int64"),
+            "rfm_segment": segments["rfm_segment"].astype(str).to_numpy(),
+            "lifecycle_stage": segments["lifecycle_stage"].astype(str).to_numpy(),
+            "cluster_id": np.asarray(cluster_ids, dtype="int64"),
+            "cluster_name": np.asarray(cluster_names, dtype=str),
+            "churn_probability": np.asarray(churn, dtype=float),
+            "purchase_probability": np.asarray(purchase, dtype=float),
+            "churn_risk": churn_risk(np.asarray(churn, dtype=float), cfg.churn_risk_thresholds),
+            "propensity_decile": propensity_decile(np.asarray(purchase, dtype=float)),
+            "model_versions": model_versions,
+            "run_id": run_id,
+        }
+    )
+    return table.sort_values("customer_id", kind="stable").reset_index(drop=True)[list(COLUMNS)]

@@ -1,0 +1,176 @@
+"""Every MLflow call lives here: store setup, runs, logging, registry and champion loading.
+
+`features/` and `models/` never import mlflow; orchestrators call these helpers. Models are
+logged through `mlflow.sklearn` with `pyfunc_predict_fn="predict_proba"`, so pyfunc loading
+returns probabilities, not labels (a LightGBM flavour model would return 0/1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+import pandas as pd
+import skops.io
+from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+
+from pipeline.config import TrackingConfig
+from pipeline.errors import ModelRegistryError
+
+CHAMPION = "champion"
+
+
+def tracking_uri(cfg: TrackingConfig) -> str:
+    """The environment's MLFLOW_TRACKING_URI wins over the config."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or cfg.uri
+
+
+def setup(cfg: TrackingConfig) -> str:
+    """Point MLflow at the store, create it and the experiment once; return the experiment id."""
+    uri = tracking_uri(cfg)
+    if uri.startswith("sqlite:///"):
+        Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        exp = mlflow.get_experiment_by_name(cfg.experiment)
+        if exp is not None:
+            return exp.experiment_id
+        try:
+            return mlflow.create_experiment(cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri())
+        except MlflowException:  # created concurrently by another process
+            return mlflow.get_experiment_by_name(cfg.experiment).experiment_id
+    except MlflowException as e:
+        raise ModelRegistryError(f"cannot reach the MLflow tracking store at {uri}: {e.message}") from None
+
+
+@contextlib.contextmanager
+def run(experiment_id: str, name: str, *, nested: bool = False, tags: dict[str, str] | None = None) -> Iterator[str]:
+    """Open a run; a failure closes it as FAILED. Yields the run id."""
+    with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=nested, tags=tags) as active:
+        yield active.info.run_id
+
+
+def log_params(params: dict[str, Any]) -> None:
+    """Log params in batches (the store limits one call)."""
+    items = list(params.items())
+    for i in range(0, len(items), 100):
+        mlflow.log_params(dict(items[i : i + 100]))
+
+
+def log_metrics(metrics: dict[str, float], prefix: str = "", step: int | None = None) -> None:
+    """Log finite metrics under `prefix`; NaN values (undefined metrics) are skipped."""
+    clean = {f"{prefix}{k}": float(v) for k, v in metrics.items() if v is not None and np.isfinite(v)}
+    if clean:
+        mlflow.log_metrics(clean, step=step)
+
+
+def log_json(obj: Any, artifact_file: str) -> None:
+    """Log a JSON-serialisable object as an artifact."""
+    mlflow.log_dict(json.loads(json.dumps(obj, default=str)), artifact_file)
+
+
+def log_text(text: str, artifact_file: str) -> None:
+    """Log a text artifact."""
+    mlflow.log_text(text, artifact_file)
+
+
+def log_frame(df: pd.DataFrame, artifact_file: str) -> None:
+    """Log a table as CSV."""
+    mlflow.log_text(df.to_csv(index=False), artifact_file)
+
+
+def log_figure(fig: Any, artifact_file: str) -> None:
+    """Log a matplotlib figure as PNG and close it."""
+    import matplotlib.pyplot as plt
+
+    mlflow.log_figure(fig, artifact_file)
+    plt.close(fig)
+
+
+def set_tags(tags: dict[str, str]) -> None:
+    """Tag the active run."""
+    mlflow.set_tags(tags)
+
+
+def git_commit(path: Path) -> str:
+    """The repo's commit, or 'unknown' outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def fingerprint(payload: Any) -> str:
+    """Short stable hash of a JSON-serialisable payload."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    """A registered model version and the run that logged it."""
+
+    name: str
+    version: int
+    run_id: str
+
+
+def log_and_register(
+    model: Any, name: str, X_example: pd.DataFrame, *, predict_fn: str, set_champion: bool
+) -> RegisteredModel:
+    """Log a fitted scikit-learn model with signature and input example; register it; alias it."""
+    example = X_example.head(200)
+    output = getattr(model, predict_fn)(example)
+    signature = infer_signature(example, output)
+    # skops (no pickle) is the storage format; we trust exactly the types this model is built of
+    trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    info = mlflow.sklearn.log_model(
+        sk_model=model,
+        name=name,
+        signature=signature,
+        input_example=example.head(5),
+        pyfunc_predict_fn=predict_fn,
+        registered_model_name=name,
+        serialization_format="skops",
+        skops_trusted_types=trusted,
+    )
+    version = int(info.registered_model_version)
+    if set_champion:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
+    return RegisteredModel(name, version, mlflow.active_run().info.run_id)
+
+
+def champion(name: str, uri: str) -> RegisteredModel:
+    """The version the `champion` alias points at, or a clear error saying to train first."""
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    try:
+        mv = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException as e:
+        if e.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"):
+            raise ModelRegistryError(
+                f"no champion model {name!r} is registered at {uri}: run `segment train` (or `make train`) first"
+            ) from None
+        raise ModelRegistryError(f"cannot reach the MLflow model registry at {uri}: {e.message}") from None
+    return RegisteredModel(name, int(mv.version), mv.run_id)
+
+
+def load_pyfunc(ref: RegisteredModel) -> Any:
+    """Load a registered version as pyfunc (signature-enforcing)."""
+    return mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+
+
+def load_sklearn(ref: RegisteredModel) -> Any:
+    """Load a registered version as the original scikit-learn object."""
+    return mlflow.sklearn.load_model(f"models:/{ref.name}/{ref.version}")

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from pipeline.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE = REPO / "data" / "sample"
+SHARED = REPO.parent / "shared" / "data" / "online_retail_ii"
+RETAIL_COLUMNS = {
+    "customer_id": "Customer ID", "timestamp": "InvoiceDate", "order_id": "Invoice", "quantity": "Quantity",
+    "unit_price": "Price", "product_id": "StockCode", "country": "Country",
+}
+
+
+def write_config(folder: Path, data: dict, **sections) -> Path:
+    """Write a YAML config into `folder` whose MLflow store and outputs also live there."""
+    raw = {
+        "data": data,
+        "tracking": {"uri": "sqlite:///mlflow.db", "artifact_root": "mlartifacts", "experiment": "test"},
+        "output": {"root": "output"},
+    }
+    for key, value in sections.items():
+        raw[key] = {**raw.get(key, {}), **value}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def lines_frame(rows: list[tuple]) -> pd.DataFrame:
+    """Order lines from (customer, timestamp, invoice, product, quantity, price) tuples."""
+    return pd.DataFrame(rows, columns=["Customer ID", "InvoiceDate", "Invoice", "StockCode", "Quantity", "Price"]).assign(
+        InvoiceDate=lambda d: pd.to_datetime(d["InvoiceDate"], format="ISO8601"), Country="United Kingdom"
+    )
+
+
+@pytest.fixture
+def tiny_config(tmp_path: Path):
+    """Build a Config over hand-made order lines written as Parquet in tmp_path."""
+
+    def make(frames: dict[str, pd.DataFrame], **sections) -> Config:
+        for name, df in frames.items():
+            df.to_parquet(tmp_path / name, index=False)
+        data = {"source": [str(tmp_path / n) for n in frames], "columns": RETAIL_COLUMNS}
+        return load_config(write_config(tmp_path, data, **sections))
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_mlflow(monkeypatch):
+    """No test may write to the developer's MLflow store through the environment."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

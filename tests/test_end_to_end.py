@@ -1,0 +1,83 @@
+"""Train and score on the bundled sample, in a throwaway folder with its own MLflow store."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from pipeline.config import load_config
+from pipeline.score import score
+from pipeline.train import train
+from tests.conftest import REPO, RETAIL_COLUMNS, SAMPLE, write_config
+
+NON_PRODUCT = ["POST", "DOT", "M", "C2", "D", "BANK CHARGES", "AMAZONFEE"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("e2e")
+    data = {"source": [str(SAMPLE / "*.parquet")], "columns": RETAIL_COLUMNS, "non_product_codes": NON_PRODUCT}
+    path = write_config(folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}})
+    cfg = load_config(path)
+    return folder, cfg, train(cfg, path)
+
+
+def test_train_logs_and_registers_every_model(trained):
+    folder, cfg, result = trained
+    assert (folder / "mlflow.db").exists() and (folder / "mlartifacts").is_dir()
+    assert set(result.versions) == {"segmenter", "churn", "propensity"}
+    for target in ("churn", "propensity"):
+        m = result.metrics[target]["model"]
+        assert 0.6 < m["roc_auc"] <= 1.0  # the sample carries real signal
+        assert 0 <= m["brier"] < 0.25
+
+
+def test_score_writes_one_row_per_customer_with_valid_values(trained):
+    folder, cfg, _ = trained
+    result = score(cfg)
+    table = pd.read_parquet(result.parquet)
+    raw = pd.concat([pd.read_parquet(f) for f in SAMPLE.glob("*.parquet")])
+    buyers = raw[raw["Customer ID"].notna() & ~raw["StockCode"].isin(NON_PRODUCT) & (raw["Price"] > 0)
+                 & (raw["Quantity"] > 0)]["Customer ID"].astype("int64").astype(str)
+    assert len(table) == result.rows == table["customer_id"].nunique() == buyers.nunique()
+    assert set(table["customer_id"]) == set(buyers)
+    for col in ("churn_probability", "purchase_probability"):
+        assert table[col].between(0, 1).all() and table[col].notna().all()
+    assert table["rfm_segment"].notna().all() and table["rfm_segment"].str.len().gt(0).all()
+    assert table["cluster_id"].notna().all() and table["cluster_name"].notna().all()
+    # each customer is in exactly one segment of each scheme: one row per customer, one value per column
+    assert table.groupby("customer_id")[["rfm_segment", "cluster_id", "lifecycle_stage"]].nunique().eq(1).all().all()
+    assert set(table["propensity_decile"]) <= set(range(1, 11))
+    assert table["model_versions"].str.contains("propensity:1").all()
+    with sa.create_engine(result.database_url).connect() as conn:
+        db = pd.read_sql_table(cfg.output.table, conn)
+    assert len(db) == len(table)
+
+
+def test_rescoring_a_date_replaces_its_partition(trained):
+    folder, cfg, _ = trained
+    first = score(cfg)
+    again = score(cfg)
+    a = pd.read_parquet(first.parquet)
+    b = pd.read_parquet(again.parquet)
+    pd.testing.assert_frame_equal(a, b)
+    with sa.create_engine(again.database_url).connect() as conn:
+        n = conn.execute(sa.text(f"SELECT count(*) FROM {cfg.output.table}")).scalar()
+    assert n == len(a)
+
+
+def test_cli_runs_from_another_folder_and_reports_bad_config(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("data:\n  source: x.parquet\n  columns: {customer_id: a, timestamp: b, amount: c}\n  colums: {}\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "validate", "--config", str(bad)],
+        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert proc.returncode == 2
+    assert "data.colums: unknown key" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
