@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 CONFIG ?= configs/default.yaml
 DATE   ?=
 SET    ?=
+SECTIONS ?=
 PORT   ?= 5000
 EXTRAS ?= dev
 
@@ -40,6 +41,10 @@ test: setup ## Run the test suite
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
+
+bench: setup ## Run the benchmarks (SECTIONS= to pick: features segments models scoring); results in bench/results/
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench $(SECTIONS)
 
 clean: ## Remove the venv, the MLflow store and outputs
 	rm -rf $(VENV) mlflow.db mlartifacts output

@@ -33,7 +33,8 @@ def write_config(folder: Path, data: dict, **sections) -> Path:
 
 def lines_frame(rows: list[tuple]) -> pd.DataFrame:
     """Order lines from (customer, timestamp, invoice, product, quantity, price) tuples."""
-    return pd.DataFrame(rows, columns=["Customer ID", "InvoiceDate", "Invoice", "StockCode", "Quantity", "Price"]).assign(
+    columns = ["Customer ID", "InvoiceDate", "Invoice", "StockCode", "Quantity", "Price"]
+    return pd.DataFrame(rows, columns=columns).assign(
         InvoiceDate=lambda d: pd.to_datetime(d["InvoiceDate"], format="ISO8601"), Country="United Kingdom"
     )
 

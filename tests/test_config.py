@@ -17,7 +17,10 @@ def test_default_configs_validate_and_resolve_paths_against_their_folder():
 @pytest.mark.parametrize(
     ("yaml_text", "message"),
     [
-        ("data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\nmodel: {}\n", "model: unknown key"),
+        (
+            "data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\nmodel: {}\n",
+            "model: unknown key",
+        ),
         ("data: {source: a.csv, columns: {customer_id: c, timestamp: t}}\n", "map either `amount`"),
         ("data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\ntime: {horizon_days: x}\n",
          "time.horizon_days"),

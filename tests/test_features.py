@@ -7,7 +7,7 @@ import pytest
 from features.customer import customer_features
 from features.labels import attach_labels, future_buyers
 from pipeline.prepare import connect, prepare
-from tests.conftest import RETAIL_COLUMNS, SAMPLE, lines_frame
+from tests.conftest import SAMPLE, lines_frame
 
 
 def _features(cfg, cutoffs, horizon=90):
