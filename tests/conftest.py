@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -56,3 +57,12 @@ def tiny_config(tmp_path: Path):
 def _isolated_mlflow(monkeypatch):
     """No test may write to the developer's MLflow store through the environment."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL server for SQL source and output tests: `.ci/run` starts one and sets TEST_POSTGRES_URL."""
+    url = os.environ.get("TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("no PostgreSQL server: TEST_POSTGRES_URL is not set (scripts/ci/postgres.sh starts one)")
+    return url
