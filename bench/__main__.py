@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-SECTIONS = ("features", "segments", "models", "scoring")
+SECTIONS = ("loading", "features", "segments", "models", "scoring")
 RESULTS = Path(__file__).parent / "results"
 
 
