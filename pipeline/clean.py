@@ -79,15 +79,18 @@ def clean_lines(
     timestamp (one customer at one instant is one order) when not mapped.
     """
     cols = {c for c in CANONICAL if c in con.table(source).columns}
-    rows_in = con.execute(f"SELECT count(*) FROM {source}").fetchall()[0][0]
-    report = DataReport(files=files, rows_in=rows_in)
-    remaining, kept = rows_in, "TRUE"
-    for name, predicate in _rules(cfg, cols):
-        n = con.execute(f"SELECT count(*) FROM {source} WHERE ({kept}) AND ({predicate})").fetchall()[0][0]
-        report.dropped[name] = n
-        remaining -= n
-        kept = f"{kept} AND NOT ({predicate})"
+    rules = _rules(cfg, cols)
+    # Each rule counts the rows it drops that no earlier rule dropped: one scan for all the counts.
+    kept, counts = "TRUE", []
+    for _, predicate in rules:
+        counts.append(f"count(*) FILTER (WHERE ({kept}) AND ({predicate}))")
+        kept = f"{kept} AND NOT coalesce({predicate}, FALSE)"
     kept = kept.replace("TRUE AND ", "")
+    row = con.execute(f"SELECT count(*), {', '.join(counts)} FROM {source}").fetchall()[0]
+    rows_in = row[0]
+    report = DataReport(files=files, rows_in=rows_in)
+    report.dropped.update({name: n for (name, _), n in zip(rules, row[1:], strict=True)})
+    remaining = rows_in - sum(row[1:])
     amount = "amount" if "amount" in cols else "quantity * unit_price"
     order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
     quantity = "quantity" if "quantity" in cols else "CAST(NULL AS DOUBLE)"

@@ -152,7 +152,11 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig, expr
 
 
 def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "raw_lines") -> list[SourceFile]:
-    """Create `table` with canonical, typed columns plus `source_file`; return the files read."""
+    """Create the view `table` of canonical, typed columns plus `source_file`; return the files read.
+
+    A view, not a table: the files are scanned again by each query over it (cleaning makes two), so
+    the raw history is never materialised in memory.
+    """
     files = expand_sources(cfg.source)
     selects, infos = [], []
     for path in files:
@@ -167,5 +171,5 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
         cols = ", ".join(f"{e} AS {_q(c)}" for c, e in exprs.items())
         file_lit = str(path).replace("'", "''")
         selects.append(f"SELECT {cols}, '{file_lit}' AS source_file FROM {alias}")
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS " + " UNION ALL BY NAME ".join(selects))
+    con.execute(f"CREATE OR REPLACE VIEW {table} AS " + " UNION ALL BY NAME ".join(selects))
     return infos

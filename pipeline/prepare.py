@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from datetime import date
 
 import duckdb
@@ -11,11 +15,21 @@ from pipeline.clean import DataReport, clean_lines
 from pipeline.config import DataConfig
 from pipeline.load import load_lines
 
+MEMORY_LIMIT = os.environ.get("SEGMENT_DUCKDB_MEMORY", "1536MB")
 
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB that spills to a temporary folder instead of running out of memory."""
+
+def connect(memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB that spills to a temporary folder instead of running out of memory.
+
+    The memory limit bounds DuckDB's buffers (tables, hash aggregates); past it, blocks go to a private
+    temporary folder that is removed with the process. `SEGMENT_DUCKDB_MEMORY` overrides the default.
+    """
+    spill = tempfile.mkdtemp(prefix="segment-duckdb-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb.connect(":memory:")
     con.execute("SET preserve_insertion_order = false")
+    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET temp_directory = '{spill}'")
     return con
 
 
@@ -23,7 +37,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig) -> DataReport:
     """Create tables `lines` and `orders` in `con`; return the data report."""
     files = load_lines(con, cfg, table="raw_lines")
     report = clean_lines(con, cfg, files, source="raw_lines", table="lines")
-    con.execute("DROP TABLE raw_lines")
+    con.execute("DROP VIEW raw_lines")
     build_orders(con, lines="lines", table="orders")
     return report
 
