@@ -1,14 +1,18 @@
 """K-means segmenter: skew-aware log, scaling and k-means in one Pipeline, k chosen by silhouette.
 
-Cluster ids are ordered deterministically (by mean monetary value, highest first) and named
-from how each centroid differs from the average customer, so "cluster 0" means the same
-kind of customer in every fit and every cluster can be explained.
+Cluster ids must mean the same kind of customer across retrains, or marketing's audiences break.
+A first fit orders ids by mean monetary value (highest first). A refit given the champion as
+`reference` matches its centroids to the champion's (Hungarian assignment on distance in the new
+model's space) and inherits their ids; clusters with no counterpart get fresh ids. Fitting sorts the
+rows first, so the result does not depend on row order. Names come from how each centroid differs
+from the average customer.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.optimize import linear_sum_assignment
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.cluster import KMeans
 from sklearn.impute import SimpleImputer
@@ -34,6 +38,11 @@ class SkewLog(TransformerMixin, BaseEstimator):
     def transform(self, X):  # noqa: D102
         X = np.array(X, dtype=float)
         X[:, self.log_mask_] = np.sign(X[:, self.log_mask_]) * np.log1p(np.abs(X[:, self.log_mask_]))
+        return X
+
+    def inverse_transform(self, X):  # noqa: D102
+        X = np.array(X, dtype=float)
+        X[:, self.log_mask_] = np.sign(X[:, self.log_mask_]) * np.expm1(np.abs(X[:, self.log_mask_]))
         return X
 
 
@@ -96,20 +105,35 @@ class Segmenter(BaseEstimator):
         pool = ok or list(self.silhouette_scores_)
         return max(pool, key=lambda k: (round(self.silhouette_scores_[k], 6), -k))
 
-    def fit(self, X: pd.DataFrame, y=None) -> Segmenter:
-        """Fit on a customer feature frame; learns `k_`, `pipeline_`, `names_`, `centroids_`."""
+    def fit(self, X: pd.DataFrame, y=None, reference: Segmenter | None = None) -> Segmenter:
+        """Fit on a customer feature frame; learns `k_`, `pipeline_`, `ids_`, `names_`, `centroids_`.
+
+        With `reference` (the champion segmenter), ids are inherited from its nearest centroids and
+        `ids_moved_` counts the clusters whose id differs from what a first fit would give them.
+        """
         data = X[list(self.features)]
+        data = data.iloc[np.lexsort(data.to_numpy(dtype=float).T[::-1])]  # row order must not matter
         transform = _transformer().fit(data)
         Z = transform.transform(data)
         self.k_ = self._search_k(Z)
         km = KMeans(self.k_, n_init=10, random_state=self.random_state).fit(Z)
         raw = data.groupby(km.labels_).mean()
         order = raw["monetary"].sort_values(ascending=False).index if "monetary" in raw else raw.index
-        self.label_map_ = np.empty(self.k_, dtype=int)
-        self.label_map_[np.asarray(order)] = np.arange(self.k_)
+        by_value = np.empty(self.k_, dtype=int)
+        by_value[np.asarray(order)] = np.arange(self.k_)
+        self.label_map_ = by_value
+        self.matched_ = False
+        if reference is not None and tuple(reference.features) == tuple(self.features):
+            self.label_map_ = _inherit_ids(km.cluster_centers_, transform, reference, by_value)
+            self.matched_ = True
+        self.ids_moved_ = int((self.label_map_ != by_value).sum())
         self.pipeline_ = Pipeline([("transform", transform), ("kmeans", km)])
-        # standardised centroids, row i = cluster id i (a plain array: skops-serialisable)
-        self.centroids_ = km.cluster_centers_[np.argsort(self.label_map_)]
+        rows = np.argsort(self.label_map_)
+        self.ids_ = self.label_map_[rows]
+        # standardised centroids, row i = cluster id ids_[i] (plain arrays: skops-serialisable)
+        self.centroids_ = km.cluster_centers_[rows]
+        log, scale = transform.named_steps["log"], transform.named_steps["scale"]
+        self.centroids_raw_ = log.inverse_transform(scale.inverse_transform(self.centroids_))
         names: dict[int, str] = {}
         for cid, z in self.centroid_frame().iterrows():
             base, name, n = _name(z), _name(z), 2
@@ -121,7 +145,7 @@ class Segmenter(BaseEstimator):
 
     def centroid_frame(self) -> pd.DataFrame:
         """Standardised centroid values, one row per cluster id."""
-        return pd.DataFrame(self.centroids_, columns=list(self.features))
+        return pd.DataFrame(self.centroids_, columns=list(self.features), index=pd.Index(self.ids_, name="cluster_id"))
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Stable cluster id for each row."""
@@ -130,3 +154,21 @@ class Segmenter(BaseEstimator):
     def name_of(self, ids: np.ndarray) -> np.ndarray:
         """Cluster name for each id."""
         return np.array([self.names_[int(i)] for i in ids], dtype=object)
+
+
+def _inherit_ids(centres: np.ndarray, transform: Pipeline, reference: Segmenter, fallback: np.ndarray) -> np.ndarray:
+    """Cluster label -> id: the id of the matched reference centroid, or a fresh id past the reference's.
+
+    The reference's centroids (kept in original units) are mapped into the new model's space, so both sets
+    are compared on one scale; the assignment minimises the total distance.
+    """
+    old = transform.transform(pd.DataFrame(reference.centroids_raw_, columns=list(reference.features)))
+    cost = np.linalg.norm(centres[:, None, :] - old[None, :, :], axis=2)
+    rows, cols = linear_sum_assignment(cost)
+    ids = np.full(len(centres), -1)
+    ids[rows] = np.asarray(reference.ids_)[cols]
+    fresh = int(max(reference.ids_)) + 1
+    for label in np.argsort(fallback):  # unmatched clusters, in value order
+        if ids[label] < 0:
+            ids[label], fresh = fresh, fresh + 1
+    return ids

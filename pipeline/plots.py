@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 
@@ -58,5 +59,20 @@ def centroid_heatmap(centroids: pd.DataFrame, names: dict[int, str]) -> plt.Figu
     ax.set_xticks(range(centroids.shape[1]), centroids.columns, rotation=40, ha="right")
     ax.set_yticks(range(len(centroids)), [f"{i}: {names[i]}" for i in centroids.index])
     fig.colorbar(im, ax=ax, label="standardised mean")
+    fig.tight_layout()
+    return fig
+
+
+def segment_sizes(profile: pd.DataFrame, title: str) -> plt.Figure:
+    """Share of customers next to share of revenue, per segment: where the value sits."""
+    prof = profile.sort_values("share")
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(prof) + 1.5))
+    y = np.arange(len(prof))
+    ax.barh(y - 0.2, prof["share"], height=0.4, label="customers")
+    ax.barh(y + 0.2, prof["revenue_share"], height=0.4, label="revenue")
+    ax.set_yticks(y, prof["segment"].astype(str))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(xlabel="share", title=title)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -5,18 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
 import yaml
 
 from features.customer import customer_features
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
-from models.clusters import Segmenter
-from models.profiles import segment_profile
 from models.segments import rule_based_segments
 from models.training import TargetResult, fit_target
-from pipeline import plots, tracking
+from pipeline import plots, segmenting, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config, flatten
 from pipeline.prepare import connect, data_span, prepare
@@ -35,36 +32,6 @@ class TrainResult:
     k: int
     metrics: dict[str, dict[str, dict[str, float]]]
     versions: dict[str, int]
-
-
-def _fit_segmenter(latest: pd.DataFrame, cfg: Config) -> Segmenter:
-    c = cfg.segments.clusters
-    missing = [f for f in c.features if f not in latest]
-    if missing:
-        raise ValueError(f"segments.clusters.features names unknown features {missing}")
-    return Segmenter(tuple(c.features), c.k_min, c.k_max, c.sample_size, c.min_share, c.random_state).fit(latest)
-
-
-def _log_segments(exp: str, latest: pd.DataFrame, seg: Segmenter, rules: pd.DataFrame, cfg: Config) -> int:
-    with tracking.run(exp, "segments", nested=True):
-        tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
-        for k, s in sorted(seg.silhouette_scores_.items()):
-            tracking.log_metrics({"silhouette": s, "min_share": seg.min_shares_[k]}, prefix="kmeans_", step=k)
-        ids = seg.predict(latest)
-        tracking.log_frame(segment_profile(latest, pd.Series(seg.name_of(ids))), "profiles/clusters.csv")
-        tracking.log_frame(segment_profile(latest, rules["rfm_segment"]), "profiles/rfm_segments.csv")
-        tracking.log_frame(segment_profile(latest, rules["lifecycle_stage"]), "profiles/lifecycle.csv")
-        tracking.log_json(seg.names_, "profiles/cluster_names.json")
-        tracking.log_figure(plots.silhouette(seg.silhouette_scores_, seg.k_), "plots/kmeans_silhouette.png")
-        tracking.log_figure(plots.centroid_heatmap(seg.centroid_frame(), seg.names_), "plots/centroid_heatmap.png")
-        ref = tracking.log_and_register(
-            seg,
-            f"{cfg.tracking.model_prefix}segmenter",
-            latest[list(seg.features)],
-            predict_fn="predict",
-            set_champion=True,
-        )
-    return ref.version
 
 
 def _log_target(exp: str, result: TargetResult, cfg: Config) -> int:
@@ -110,6 +77,14 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             quantiles=(cfg.segments.lifecycle.active_quantile, cfg.segments.lifecycle.at_risk_quantile),
         )
         rules = rule_based_segments(latest, gaps, cfg.segments.rfm_rules, cfg.segments.lifecycle)
+        validation = snapshots[snapshots["cutoff"] == plan.validation[-1]].reset_index(drop=True)
+        val_gaps = gap_quantiles(
+            con,
+            plan.validation[-1],
+            loyal_orders=cfg.segments.lifecycle.loyal_orders,
+            quantiles=(cfg.segments.lifecycle.active_quantile, cfg.segments.lifecycle.at_risk_quantile),
+        )
+        val_rules = rule_based_segments(validation, val_gaps, cfg.segments.rfm_rules, cfg.segments.lifecycle)
 
     exp = tracking.setup(cfg.tracking)
     tags = {
@@ -135,8 +110,13 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             prefix="data_",
         )
         with stage("k-means segments"):
-            seg = _fit_segmenter(latest, cfg)
-            versions = {"segmenter": _log_segments(exp, latest, seg, rules, cfg)}
+            reference = segmenting.champion_segmenter(cfg, tracking.tracking_uri(cfg.tracking))
+            seg, stability = segmenting.fit_segmenter(latest, cfg, reference)
+            tables = segmenting.profiles(
+                segmenting.with_clusters(latest, rules, seg), segmenting.with_clusters(validation, val_rules, seg)
+            )
+            example = latest[list(seg.features)]
+            versions = {"segmenter": segmenting.log_segments(exp, seg, stability, tables, example, cfg)}
         metrics = {}
         for target in TARGETS:
             with stage(f"{target} model"):

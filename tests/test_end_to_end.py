@@ -80,3 +80,21 @@ def test_cli_runs_from_another_folder_and_reports_bad_config(tmp_path):
     assert "data.colums: unknown key" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlruns").exists()
+
+
+def test_a_retrain_matches_cluster_ids_to_the_champion_and_logs_profiles(trained):
+    folder, cfg, first = trained
+    second = train(cfg, folder / "config.yaml")
+    client = __import__("mlflow").tracking.MlflowClient()
+    runs = client.search_runs(
+        [client.get_experiment_by_name(cfg.tracking.experiment).experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{second.run_id}' and attributes.run_name = 'segments'",
+    )
+    metrics = runs[0].data.metrics
+    assert metrics["segments_matched_to_champion"] == 1.0
+    assert metrics["segments_customers_moved_share"] < 0.05  # same data, same clusters
+    assert second.versions["segmenter"] == first.versions["segmenter"] + 1
+    profile_dir = client.download_artifacts(runs[0].info.run_id, "profiles", str(folder / "dl"))
+    rfm = pd.read_csv(os.path.join(profile_dir, "rfm_segments.csv"))
+    assert {"share", "revenue_share", "purchase_rate_at_validation", "churn_rate_at_validation"} <= set(rfm.columns)
+    assert rfm["share"].sum() == pytest.approx(1.0)

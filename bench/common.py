@@ -1,0 +1,47 @@
+"""What every results file says about where and how it was measured."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def header(title: str, section: str) -> str:
+    """Title plus machine, commit, date and the command that reproduces the file."""
+    commit = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return (
+        f"# {title}\n\n"
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, commit `{commit or 'unknown'}`.\n"
+        f"Reproduce: `make bench SECTIONS={section}`.\n\n"
+    )
+
+
+def table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A Markdown table (pandas' own `to_markdown` needs tabulate; this does not)."""
+
+    def cell(v) -> str:
+        return format(v, floatfmt) if isinstance(v, float) else str(v)
+
+    head = "| " + " | ".join(map(str, df.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in df.columns) + "|"
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *rows]) + "\n"
+
+
+def write(results_dir: Path, section: str, text: str) -> Path:
+    """Write bench/results/<section>.md atomically."""
+    path = results_dir / f"{section}.md"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    return path
