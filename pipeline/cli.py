@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from rich.table import Table
 from pipeline.config import Config, load_config
 from pipeline.errors import UserError
 from pipeline.progress import console as err_console
-from pipeline.progress import set_quiet
+from pipeline.progress import set_quiet, stage
 
 app = typer.Typer(
     add_completion=False,
@@ -28,6 +29,7 @@ out = Console(highlight=False)
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.sub=value (repeatable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also show MLflow's and alembic's own log lines.")]
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 
@@ -40,8 +42,11 @@ def _date(value: str | None, option: str) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option) from None
 
 
-def _load(config: Path, overrides: list[str] | None, quiet: bool) -> Config:
+def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False) -> Config:
     set_quiet(quiet)
+    level = logging.INFO if verbose else logging.WARNING  # MLflow's INFO lines drown the stage lines
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(level)
     return load_config(config, overrides or [])
 
 
@@ -66,7 +71,8 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: Qui
     from pipeline.prepare import connect, prepare
 
     cfg = _load(config, set_, quiet)
-    report = prepare(connect(), cfg.data)
+    with stage("load and clean transactions"):
+        report = prepare(connect(), cfg.data)
     out.print(_report_table(report))
 
 
@@ -88,18 +94,25 @@ def features(
     cfg = _load(config, set_, quiet)
     when = _date(cutoff, "--cutoff")
     con = connect()
-    prepare(con, cfg.data)
-    df = customer_features(con, [when], horizon_days=cfg.time.horizon_days).drop(columns="cutoff")
+    with stage("load and clean transactions"):
+        prepare(con, cfg.data)
+    with stage(f"features at {when}"):
+        df = customer_features(con, [when], horizon_days=cfg.time.horizon_days).drop(columns="cutoff")
     atomic_write_parquet(pa.Table.from_pandas(df, preserve_index=False), out_path)
     out.print(f"wrote {len(df):,} customers x {df.shape[1] - 1} features to {out_path}")
 
 
 @app.command()
-def train(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
-    """Train segments, churn and propensity models; log everything to MLflow; set champions."""
+def train(
+    config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = False
+) -> None:
+    """Train segments, churn and propensity models; log everything to MLflow; set champions.
+
+    Writes an HTML report to <output.root>/reports/ and logs it to the MLflow run.
+    """
     from pipeline.train import train as run_train
 
-    cfg = _load(config, set_, quiet)
+    cfg = _load(config, set_, quiet, verbose)
     result = run_train(cfg, config)
     t = Table(title=f"validation at {', '.join(map(str, result.plan.validation))} (run {result.run_id[:8]})")
     for col in ("target", "model", "ROC-AUC", "PR-AUC", "Brier", "ECE"):
@@ -109,6 +122,7 @@ def train(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietO
             t.add_row(target, name, f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", f"{m['ece']:.3f}")
     out.print(t)
     out.print(f"k-means: k={result.k}; registered versions: {result.versions}")
+    out.print(f"report: {result.report_path}")
 
 
 @app.command()
@@ -119,11 +133,15 @@ def score(
     config: ConfigOpt = DEFAULT_CONFIG,
     set_: SetOpt = None,
     quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
 ) -> None:
-    """Score every customer with the champion models and write the segment table."""
+    """Score every customer with the champion models and write the segment table.
+
+    Writes the Parquet partition of the date, the database rows and an HTML summary for marketing.
+    """
     from pipeline.score import score as run_score
 
-    cfg = _load(config, set_, quiet)
+    cfg = _load(config, set_, quiet, verbose)
     result = run_score(cfg, _date(date_, "--date"))
     counts = result.table["rfm_segment"].value_counts()
     t = Table(title=f"segment table at {result.score_date}: {result.rows:,} customers")
@@ -132,23 +150,43 @@ def score(
     for name, n in counts.items():
         t.add_row(str(name), f"{n:,}")
     out.print(t)
-    out.print(f"parquet: {result.parquet}\ndatabase: {result.database_url}")
+    out.print(f"parquet: {result.parquet}\ndatabase: {result.database_url}\nsummary: {result.summary}")
+
+
+@app.command()
+def runs(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many of the latest train runs.")] = 10,
+    set_: SetOpt = None,
+) -> None:
+    """Compare the latest train runs of the config's experiment side by side, without the browser."""
+    from pipeline.runs import latest_train_runs
+
+    cfg = _load(config, set_, quiet=True)
+    df = latest_train_runs(cfg.tracking, limit)
+    if df.empty:
+        out.print(f"no train runs in experiment {cfg.tracking.experiment!r} yet: run `segment train` first")
+        return
+    t = Table(title=f"latest train runs of experiment {cfg.tracking.experiment!r}")
+    for col in df.columns:
+        t.add_column(col, justify="left" if df[col].dtype == object else "right")
+    for row in df.itertuples(index=False):
+        t.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+    out.print(t)
 
 
 def main() -> None:
     """Entry point: user errors print one message and exit 2; bugs exit 1."""
-    import click
-
     try:
         code = app(standalone_mode=False)
     except UserError as e:
         err_console.print("[red]error:[/red] " + escape(str(e)))
         sys.exit(2)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(2)
-    except click.exceptions.Abort:
+    except typer.Abort:
         sys.exit(1)
+    except typer.TyperException as e:  # usage errors: bad option, bad value (typer vendors click's exceptions)
+        e.show()
+        sys.exit(getattr(e, "exit_code", 2) or 2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
         err_console.print(f"[red]failed:[/red] {escape(type(e).__name__)}: {escape(str(e))}")
         sys.exit(1)

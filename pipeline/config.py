@@ -41,15 +41,15 @@ class Strict(BaseModel):
 class Columns(Strict):
     """Source column names for each canonical field (DESIGN §2)."""
 
-    customer_id: str
-    timestamp: str
-    order_id: str | None = None
-    quantity: str | None = None
-    unit_price: str | None = None
-    amount: str | None = None
-    product_id: str | None = None
-    category: str | None = None
-    country: str | None = None
+    customer_id: str = Field(description="customer identifier (kept as exact text)")
+    timestamp: str = Field(description="order time: timestamp, date, or text in `data.timestamp_format`")
+    order_id: str | None = Field(None, description="invoice/order id; default: one order per customer and instant")
+    quantity: str | None = Field(None, description="units per line (negative = return)")
+    unit_price: str | None = Field(None, description="price per unit; amount = quantity x unit_price")
+    amount: str | None = Field(None, description="line value; replaces quantity and unit_price")
+    product_id: str | None = Field(None, description="product code (distinct products; non-product codes)")
+    category: str | None = Field(None, description="product category (distinct categories, top-category share)")
+    country: str | None = Field(None, description="customer country (a model feature)")
 
     @model_validator(mode="after")
     def _money(self) -> Columns:
@@ -65,9 +65,9 @@ class Columns(Strict):
 class CsvOptions(Strict):
     """How CSV files are parsed."""
 
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    quote: str = '"'
+    delimiter: str = Field(",", description="field separator, e.g. `;` or `\\t`")
+    encoding: str = Field("utf-8", description="text encoding, e.g. `latin-1`")
+    quote: str = Field('"', description="quote character")
 
 
 class DataConfig(Strict):
@@ -76,8 +76,8 @@ class DataConfig(Strict):
     source: list[str] = Field(min_length=1, description="files, folders or globs (CSV or Parquet)")
     columns: Columns
     csv: CsvOptions = CsvOptions()
-    timestamp_format: str | None = None
-    non_product_codes: list[str] = Field(default_factory=list)
+    timestamp_format: str | None = Field(None, description="strptime format for text timestamps, e.g. `%d/%m/%Y %H:%M`")
+    non_product_codes: list[str] = Field(default_factory=list, description="product ids of fees, postage...: dropped")
 
     @field_validator("source", mode="before")
     @classmethod
@@ -90,9 +90,9 @@ class TimeConfig(Strict):
 
     horizon_days: int = Field(90, gt=0, description="N and H: label window after the cutoff")
     churn_lookback_days: int = Field(365, gt=0, description="L: active-customer window before the cutoff")
-    snapshot_step_days: int = Field(14, gt=0)
-    train_snapshots: int = Field(12, ge=1, le=200)
-    validation_snapshots: int = Field(1, ge=1, le=10)
+    snapshot_step_days: int = Field(14, gt=0, description="days between stacked training cutoffs")
+    train_snapshots: int = Field(12, ge=1, le=200, description="how many training cutoffs to stack")
+    validation_snapshots: int = Field(1, ge=1, le=10, description="latest labelled cutoffs held out")
 
 
 class RfmRule(Strict):
@@ -136,8 +136,8 @@ class LifecycleConfig(Strict):
 
     new_days: int = Field(90, gt=0, description="first order within this many days: stage 'new'")
     loyal_orders: int = Field(5, ge=3, description="orders at or above this: stage 'loyal'")
-    active_quantile: float = Field(0.8, gt=0, lt=1)
-    at_risk_quantile: float = Field(0.95, gt=0, lt=1)
+    active_quantile: float = Field(0.8, gt=0, lt=1, description="gap quantile up to which a customer is active")
+    at_risk_quantile: float = Field(0.95, gt=0, lt=1, description="gap quantile up to which at risk; past it lapsed")
 
     @model_validator(mode="after")
     def _ordered(self) -> LifecycleConfig:
@@ -160,12 +160,14 @@ DEFAULT_CLUSTER_FEATURES = (
 class ClusterConfig(Strict):
     """K-means segmenter: features, k range and selection rules."""
 
-    features: list[str] = Field(default_factory=lambda: list(DEFAULT_CLUSTER_FEATURES), min_length=2)
-    k_min: int = Field(3, ge=2)
-    k_max: int = Field(8, ge=2)
-    sample_size: int = Field(5000, ge=100)
-    min_share: float = Field(0.03, ge=0, lt=0.5)
-    random_state: int = 0
+    features: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CLUSTER_FEATURES), min_length=2, description="features k-means sees"
+    )
+    k_min: int = Field(3, ge=2, description="smallest k tried")
+    k_max: int = Field(8, ge=2, description="largest k tried")
+    sample_size: int = Field(5000, ge=100, description="customers sampled for the silhouette search")
+    min_share: float = Field(0.03, ge=0, lt=0.5, description="smallest cluster share a k may produce")
+    random_state: int = Field(0, description="seed of sampling and k-means")
 
     @model_validator(mode="after")
     def _k(self) -> ClusterConfig:
@@ -177,7 +179,10 @@ class ClusterConfig(Strict):
 class SegmentsConfig(Strict):
     """Rule-based and clustered segments (DESIGN §5)."""
 
-    rfm_rules: list[RfmRule] = Field(default_factory=lambda: list(DEFAULT_RFM_RULES))
+    rfm_rules: list[RfmRule] = Field(
+        default_factory=lambda: list(DEFAULT_RFM_RULES),
+        description="named segments: {name, r: [lo, hi], f: [lo, hi], m: [lo, hi]}; first match wins",
+    )
     lifecycle: LifecycleConfig = LifecycleConfig()
     clusters: ClusterConfig = ClusterConfig()
 
@@ -221,16 +226,18 @@ class ModelsConfig(Strict):
 class TrackingConfig(Strict):
     """MLflow location and names. MLFLOW_TRACKING_URI, when set, wins over `uri`."""
 
-    uri: str = "sqlite:///mlflow.db"
-    artifact_root: str = "mlartifacts"
-    experiment: str = "segmentation"
-    model_prefix: str = ""
+    uri: str = Field("sqlite:///mlflow.db", description="tracking and registry store")
+    artifact_root: str = Field("mlartifacts", description="artifact folder of a new experiment")
+    experiment: str = Field("segmentation", description="MLflow experiment name")
+    model_prefix: str = Field("", description="prefix of registered model names (one set per config)")
 
 
 class ScoringConfig(Strict):
     """Batch scoring options."""
 
-    churn_risk_thresholds: tuple[float, float] = (0.3, 0.6)
+    churn_risk_thresholds: tuple[float, float] = Field(
+        (0.3, 0.6), description="churn probability cut points of low / medium / high risk"
+    )
 
     @field_validator("churn_risk_thresholds")
     @classmethod
@@ -243,9 +250,9 @@ class ScoringConfig(Strict):
 class OutputConfig(Strict):
     """Where the segment table is written."""
 
-    root: str = "output"
-    database_url: str | None = None  # default: SQLite file segments.db under root
-    table: str = Field("segment_table", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+    root: str = Field("output", description="folder of the Parquet dataset and reports")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite segments.db under root")
+    table: str = Field("segment_table", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="database table")
 
 
 class Config(Strict):
@@ -258,7 +265,6 @@ class Config(Strict):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     output: OutputConfig = OutputConfig()
-    seed: int = 0
 
 
 def _resolve(path: str, base: Path) -> str:

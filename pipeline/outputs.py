@@ -36,6 +36,31 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def write_text(path: Path, text: str) -> Path:
+    """Write a text file (a report) atomically; return its path."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def previous_partition(root: Path, score_date: date) -> tuple[date, pd.DataFrame] | None:
+    """The latest partition before `score_date` (the comparison point of the score summary), if any."""
+    dates = sorted(
+        date.fromisoformat(d.name.split("=", 1)[1])
+        for d in root.glob("score_date=*")
+        if (d / "part-0.parquet").exists()
+    )
+    earlier = [d for d in dates if d < score_date]
+    if not earlier:
+        return None
+    return earlier[-1], pd.read_parquet(partition_path(root, earlier[-1]) / "part-0.parquet")
+
+
 def write_partition(df: pd.DataFrame, root: Path, score_date: date) -> Path:
     """Replace the partition of `score_date` (score_date itself lives in the folder name)."""
     path = partition_path(root, score_date) / "part-0.parquet"

@@ -76,3 +76,18 @@ def segment_sizes(profile: pd.DataFrame, title: str) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def segment_counts(counts: pd.DataFrame) -> plt.Figure:
+    """Customers per segment now, next to the previous score date when there is one."""
+    df = counts.sort_values("customers")
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(df) + 1.5))
+    y = np.arange(len(df))
+    if "previous" in df:
+        ax.barh(y + 0.2, df["previous"], height=0.4, label="previous", color="#bbb")
+    ax.barh(y - 0.2, df["customers"], height=0.4, label="now")
+    ax.set_yticks(y, df["segment"].astype(str))
+    ax.set(xlabel="customers", title="customers per segment")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -18,6 +18,7 @@ from pipeline.config import Config
 from pipeline.errors import InputError
 from pipeline.prepare import connect, data_span, prepare
 from pipeline.progress import stage
+from pipeline.reports import score_summary
 from pipeline.table import segment_table
 
 MODELS = ("churn", "propensity", "segmenter")
@@ -33,6 +34,7 @@ class ScoreResult:
     database_url: str
     table: pd.DataFrame
     report: DataReport
+    summary: Path
 
 
 def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -95,9 +97,13 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             cfg=cfg.scoring,
         )
     url = database_url(cfg)
+    dataset = Path(cfg.output.root) / "segment_table"
+    previous = outputs.previous_partition(dataset, when)
     with stage("write segment table"):
-        path = outputs.write_partition(table, Path(cfg.output.root) / "segment_table", when)
+        path = outputs.write_partition(table, dataset, when)
         outputs.write_database(table, url, cfg.output.table, when)
+    html = score_summary(table, when, *(previous[::-1] if previous else (None, None)))
+    summary = outputs.write_text(Path(cfg.output.root) / "reports" / f"score-{when}.html", html)
     with tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}):
         tracking.log_metrics(
             {
@@ -108,4 +114,5 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             prefix="score_",
         )
         tracking.log_json(report.to_dict(), "data_report.json")
-    return ScoreResult(when, len(table), path, url, table, report)
+        tracking.log_text(html, "summary.html")
+    return ScoreResult(when, len(table), path, url, table, report, summary)

@@ -6,6 +6,7 @@ Kept apart from `train.py` so the orchestrator stays a short list of steps.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,32 +64,42 @@ def with_clusters(frame: pd.DataFrame, rules: pd.DataFrame, seg: Segmenter) -> p
 def profiles(latest: pd.DataFrame, validation: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Scheme -> profile at the latest date, with outcome rates observed at the validation cutoff."""
     return {
-        scheme: profile_with_outcomes(
-            segment_profile(latest, latest[col]), outcome_rates(validation, validation[col])
-        )
+        scheme: profile_with_outcomes(segment_profile(latest, latest[col]), outcome_rates(validation, validation[col]))
         for scheme, col in SCHEMES.items()
     }
 
 
 def log_segments(
     exp: str, seg: Segmenter, stability: Stability, tables: dict[str, pd.DataFrame], example: pd.DataFrame, cfg: Config
-) -> int:
-    """Nested run `segments`: k search, stability, profiles, plots, the registered segmenter."""
+) -> tuple[int, dict[str, Any]]:
+    """Nested run `segments`: k search, stability, profiles, plots, the registered segmenter.
+
+    Returns the registered version and the figures (artifact name -> figure) for the HTML report.
+    """
+    figures = {
+        f"plots/{scheme}_sizes.png": plots.segment_sizes(t, scheme.replace("_", " ")) for scheme, t in tables.items()
+    }
+    figures["plots/kmeans_silhouette.png"] = plots.silhouette(seg.silhouette_scores_, seg.k_)
+    figures["plots/centroid_heatmap.png"] = plots.centroid_heatmap(seg.centroid_frame(), seg.names_)
     with tracking.run(exp, "segments", nested=True):
         tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
         for k, s in sorted(seg.silhouette_scores_.items()):
             tracking.log_metrics({"silhouette": s, "min_share": seg.min_shares_[k]}, prefix="kmeans_", step=k)
-        moved = {"ids_moved": stability.ids_moved, "matched_to_champion": float(stability.matched)}
-        if stability.customers_moved_share is not None:
-            moved["customers_moved_share"] = stability.customers_moved_share
-        tracking.log_metrics(moved, prefix="segments_")
+        tracking.log_metrics(stability_metrics(stability), prefix="segments_")
         for scheme, table in tables.items():
             tracking.log_frame(table, f"profiles/{scheme}.csv")
-            tracking.log_figure(plots.segment_sizes(table, scheme.replace("_", " ")), f"plots/{scheme}_sizes.png")
         tracking.log_json(seg.names_, "profiles/cluster_names.json")
-        tracking.log_figure(plots.silhouette(seg.silhouette_scores_, seg.k_), "plots/kmeans_silhouette.png")
-        tracking.log_figure(plots.centroid_heatmap(seg.centroid_frame(), seg.names_), "plots/centroid_heatmap.png")
+        for name, fig in figures.items():
+            tracking.log_figure(fig, name)
         ref = tracking.log_and_register(
             seg, f"{cfg.tracking.model_prefix}segmenter", example, predict_fn="predict", set_champion=True
         )
-    return ref.version
+    return ref.version, figures
+
+
+def stability_metrics(stability: Stability) -> dict[str, float]:
+    """The stability figures as metrics (customers_moved_share only when there was a champion)."""
+    moved = {"ids_moved": float(stability.ids_moved), "matched_to_champion": float(stability.matched)}
+    if stability.customers_moved_share is not None:
+        moved["customers_moved_share"] = stability.customers_moved_share
+    return moved

@@ -16,8 +16,10 @@ from models.training import TargetResult, fit_target
 from pipeline import plots, segmenting, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config, flatten
+from pipeline.outputs import write_text
 from pipeline.prepare import connect, data_span, prepare
 from pipeline.progress import stage
+from pipeline.reports import train_report
 
 TARGETS = ("churn", "propensity")
 
@@ -32,17 +34,22 @@ class TrainResult:
     k: int
     metrics: dict[str, dict[str, dict[str, float]]]
     versions: dict[str, int]
+    report_path: Path
 
 
-def _log_target(exp: str, result: TargetResult, cfg: Config) -> int:
+def _log_target(exp: str, result: TargetResult, cfg: Config) -> tuple[int, dict]:
     t = result.target
+    figures = {
+        f"plots/{t}_roc_pr.png": plots.roc_pr(result.y_val, result.scores, t),
+        f"plots/{t}_calibration.png": plots.calibration(result.y_val, result.scores["model"], t),
+    }
     with tracking.run(exp, t, nested=True):
         tracking.log_params({f"{t}_{k}": v for k, v in result.rows.items()} | {f"{t}_features": len(result.features)})
         for name, m in result.metrics.items():
             prefix = f"{t}_val_" if name == "model" else f"{t}_baseline_{name}_val_"
             tracking.log_metrics(m, prefix=prefix)
-        tracking.log_figure(plots.roc_pr(result.y_val, result.scores, t), f"plots/{t}_roc_pr.png")
-        tracking.log_figure(plots.calibration(result.y_val, result.scores["model"], t), f"plots/{t}_calibration.png")
+        for name, fig in figures.items():
+            tracking.log_figure(fig, name)
         ref = tracking.log_and_register(
             result.model,
             f"{cfg.tracking.model_prefix}{t}",
@@ -51,7 +58,7 @@ def _log_target(exp: str, result: TargetResult, cfg: Config) -> int:
             set_champion=True,
         )
     tracking.log_metrics(result.metrics["model"], prefix=f"{t}_val_")  # on the parent too, for comparing runs
-    return ref.version
+    return ref.version, figures
 
 
 def train(cfg: Config, config_path: Path) -> TrainResult:
@@ -116,12 +123,19 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
                 segmenting.with_clusters(latest, rules, seg), segmenting.with_clusters(validation, val_rules, seg)
             )
             example = latest[list(seg.features)]
-            versions = {"segmenter": segmenting.log_segments(exp, seg, stability, tables, example, cfg)}
-        metrics = {}
+            version, seg_figures = segmenting.log_segments(exp, seg, stability, tables, example, cfg)
+            versions = {"segmenter": version}
+        metrics, model_figures = {}, {}
         for target in TARGETS:
             with stage(f"{target} model"):
                 result = fit_target(snapshots, plan, target, cfg.models.lightgbm)
-                versions[target] = _log_target(exp, result, cfg)
+                versions[target], model_figures[target] = _log_target(exp, result, cfg)
                 metrics[target] = result.metrics
-        tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()})
-    return TrainResult(run_id, report, plan, seg.k_, metrics, versions)
+        tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})
+        with stage("HTML report"):
+            html = train_report(
+                run_id, report, plan, tables, seg_figures, stability, metrics, model_figures, cfg.tracking.experiment
+            )
+            tracking.log_text(html, "report.html")
+            report_path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)
+    return TrainResult(run_id, report, plan, seg.k_, metrics, versions, report_path)

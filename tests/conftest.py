@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from pipeline.config import Config, load_config
+from pipeline.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -66,3 +67,18 @@ def postgres_url() -> str:
     if not url:
         pytest.skip("no PostgreSQL server: TEST_POSTGRES_URL is not set (scripts/ci/postgres.sh starts one)")
     return url
+
+
+NON_PRODUCT = ["POST", "DOT", "M", "C2", "D", "BANK CHARGES", "AMAZONFEE"]
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory):
+    """One real train on the bundled sample in its own folder and MLflow store, shared by the suite."""
+    folder = tmp_path_factory.mktemp("e2e")
+    data = {"source": [str(SAMPLE / "*.parquet")], "columns": RETAIL_COLUMNS, "non_product_codes": NON_PRODUCT}
+    path = write_config(folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}})
+    cfg = load_config(path)
+    with pytest.MonkeyPatch.context() as mp:  # session fixtures run before the autouse isolation below
+        mp.delenv("MLFLOW_TRACKING_URI", raising=False)
+        return folder, cfg, train(cfg, path)

@@ -48,3 +48,10 @@ def test_overrides_apply_before_validation(tmp_path: Path):
     path = tmp_path / "c.yaml"
     path.write_text("data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\n")
     assert load_config(path, ["time.horizon_days=30"]).time.horizon_days == 30
+
+
+def test_config_reference_is_current():
+    """docs/config.md is generated from the models: regenerate it with `python -m pipeline.config_docs`."""
+    from pipeline.config_docs import DOC, render
+
+    assert DOC.read_text() == render()

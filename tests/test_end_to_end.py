@@ -8,21 +8,9 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from pipeline.config import load_config
 from pipeline.score import score
 from pipeline.train import train
-from tests.conftest import REPO, RETAIL_COLUMNS, SAMPLE, write_config
-
-NON_PRODUCT = ["POST", "DOT", "M", "C2", "D", "BANK CHARGES", "AMAZONFEE"]
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("e2e")
-    data = {"source": [str(SAMPLE / "*.parquet")], "columns": RETAIL_COLUMNS, "non_product_codes": NON_PRODUCT}
-    path = write_config(folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}})
-    cfg = load_config(path)
-    return folder, cfg, train(cfg, path)
+from tests.conftest import NON_PRODUCT, REPO, SAMPLE
 
 
 def test_train_logs_and_registers_every_model(trained):

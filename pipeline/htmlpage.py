@@ -1,0 +1,99 @@
+"""Self-contained HTML reports: one file, plots embedded as PNG, readable offline and in MLflow.
+
+`train_report` is for the data scientist (data, segments, models against baselines); `score_summary` is
+for marketing (segment sizes, change since the last score date, who is slipping). Both are pure: data
+and figures in, HTML text out; the caller writes and logs them.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import jinja2
+import pandas as pd
+
+_ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+_PAGE = _ENV.from_string(
+    """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
+<style>
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; padding: 0 1rem; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 2px solid #ddd; padding-bottom: .2rem; margin-top: 2.2rem; }
+table { border-collapse: collapse; margin: .6rem 0 1rem; font-size: .9rem; }
+th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
+th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; }
+img { max-width: 100%; margin: .4rem 0; border: 1px solid #eee; }
+.meta { color: #666; font-size: .9rem; } .warn { color: #a40; } .scroll { overflow-x: auto; }
+</style></head><body>
+<h1>{{ title }}</h1>
+<p class="meta">{{ subtitle }} &middot; generated {{ generated }}</p>
+{% for s in sections %}
+<section id="{{ s.anchor }}"><h2>{{ s.title }}</h2>
+{% for p in s.notes %}<p{% if p.startswith('warning') %} class="warn"{% endif %}>{{ p }}</p>{% endfor %}
+{% for caption, t in s.tables %}
+{% if caption %}<h3>{{ caption }}</h3>{% endif %}<div class="scroll">{{ t | safe }}</div>
+{% endfor %}
+{% for alt, src in s.images %}<img alt="{{ alt }}" src="data:image/png;base64,{{ src }}">{% endfor %}
+</section>
+{% endfor %}
+</body></html>
+"""
+)
+
+
+@dataclass
+class Section:
+    """One titled part of a report."""
+
+    title: str
+    notes: list[str] = field(default_factory=list)
+    tables: list[tuple[str, str]] = field(default_factory=list)
+    images: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def anchor(self) -> str:  # noqa: D102
+        return "".join(c if c.isalnum() else "-" for c in self.title.lower())
+
+    def table(self, df: pd.DataFrame, caption: str = "", floats: int = 3) -> Section:
+        """Add a table (escaped, numbers rounded)."""
+        self.tables.append((caption, df.to_html(index=False, float_format=lambda v: f"{v:.{floats}f}", border=0)))
+        return self
+
+    def figure(self, fig, alt: str) -> Section:
+        """Add a matplotlib figure as an embedded PNG."""
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+        self.images.append((alt, base64.b64encode(buf.getvalue()).decode("ascii")))
+        return self
+
+
+def render(title: str, subtitle: str, sections: list[Section]) -> str:
+    """The whole page."""
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return _PAGE.render(title=title, subtitle=subtitle, sections=sections, generated=generated)
+
+
+def metrics_table(by_model: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Model and baselines side by side on the validation snapshot."""
+    cols = ["roc_auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile", "capture_top_decile"]
+    rows = [{"model": name} | {c: m.get(c) for c in cols if c in m} for name, m in by_model.items()]
+    return pd.DataFrame(rows)
+
+
+def data_report_table(report: dict) -> pd.DataFrame:
+    """Rows in, dropped per rule, rows out, as two columns."""
+    rows = [("rows in", report["rows_in"])]
+    rows += [(f"dropped: {rule}", n) for rule, n in report["dropped"].items()]
+    rows += [
+        ("rows out", report["rows_out"]),
+        ("return lines kept", report["return_lines"]),
+        ("customers", report["customers"]),
+        ("orders", report["orders"]),
+        ("first timestamp", report["first_timestamp"]),
+        ("last timestamp", report["last_timestamp"]),
+    ]
+    return pd.DataFrame(rows, columns=["step", "value"]).astype({"value": str})
