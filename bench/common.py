@@ -45,3 +45,25 @@ def write(results_dir: Path, section: str, text: str) -> Path:
     tmp.write_text(text)
     os.replace(tmp, path)
     return path
+
+
+def measure(task: str, path: Path, timeout: float = 3600) -> dict:
+    """Run `bench.child TASK PATH` in a fresh process: its JSON result plus the whole process's wall time."""
+    import json
+    import sys
+    import time
+
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.child", task, str(path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.child {task} {path} failed:\n{proc.stderr[-2000:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result | {"process_seconds": wall}

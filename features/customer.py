@@ -14,6 +14,8 @@ from datetime import date
 import duckdb
 import pandas as pd
 
+from features.catalogue import available
+
 WINDOWS = (30, 90, 180, 365)
 KEYS = ("cutoff", "customer_id")
 
@@ -30,17 +32,24 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
     country = ", mode(country) AS country" if "country" in orders_cols else ""
     product_cte, product_cols, product_join = "", "", ""
     if "product_id" in lines_cols or "category" in lines_cols:
-        parts = []
-        if "product_id" in lines_cols:
-            parts.append("count(DISTINCT product_id) AS distinct_products")
-        if "category" in lines_cols:
-            parts.append("count(DISTINCT category) AS distinct_categories")
-        product_cte = f""",
+        # distinct counts as two grouped aggregates each (these spill to disk; count(DISTINCT) does not)
+        ctes, names = [], []
+        for col, name in (("product_id", "distinct_products"), ("category", "distinct_categories")):
+            if col in lines_cols:
+                ctes.append(
+                    f"""{name}_x AS (
+                        SELECT c.cutoff, x.customer_id, x.{col}
+                        FROM {_cutoff_join("lines", '"timestamp"')} WHERE x.amount > 0 GROUP BY ALL
+                    ),
+                    {name}_c AS (SELECT cutoff, customer_id, count(*) AS {name} FROM {name}_x GROUP BY ALL)"""
+                )
+                names.append(name)
+        product_cte = ",\n" + ",\n".join(ctes) + f""",
         lp AS (
-            SELECT c.cutoff, x.customer_id, {", ".join(parts)}
-            FROM {_cutoff_join("lines", '"timestamp"')} WHERE x.amount > 0 GROUP BY ALL
+            SELECT cutoff, customer_id, {", ".join(f"{n}_c.{n}" for n in names)}
+            FROM {names[0]}_c {"FULL JOIN distinct_categories_c USING (cutoff, customer_id)" if len(names) == 2 else ""}
         )"""
-        product_cols = "".join(f", CAST(lp.{p.split(' AS ')[1]} AS DOUBLE) AS {p.split(' AS ')[1]}" for p in parts)
+        product_cols = "".join(f", CAST(lp.{n} AS DOUBLE) AS {n}" for n in names)
         product_join = "LEFT JOIN lp USING (cutoff, customer_id)"
     if "category" in lines_cols:
         product_cte += f""",
@@ -64,7 +73,7 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
     pa AS (
         SELECT cutoff, customer_id,
             count(*) AS frequency, min(age) AS recency_days, max(age) AS tenure_days,
-            sum(gross) AS gross_purchases, sum(items) AS items,
+            sum(gross) AS gross_purchases{", sum(items) AS items" if "items" in orders_cols else ""},
             avg(gap) AS gap_mean_days, stddev_samp(gap) AS gap_std_days,
             {win},
             count(*) FILTER (WHERE age >= 90 AND age < 180) AS orders_prev_90d,
@@ -75,6 +84,7 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
     ),
     oa AS (
         SELECT cutoff, customer_id, sum(net) AS monetary, sum(gross) AS gross, sum(returned) AS returned,
+            {"sum(discount) AS discount," if "discount" in orders_cols else ""}
             {rev},
             coalesce(sum(net) FILTER (WHERE age >= 90 AND age < 180), 0) AS revenue_prev_90d{country}
         FROM o GROUP BY cutoff, customer_id
@@ -93,8 +103,9 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
         gap_mean_days, gap_std_days,
         recency_days / nullif(gap_mean_days, 0) AS recency_over_gap,
         gross_purchases / frequency AS mean_order_value,
-        items / frequency AS items_per_order,
+        {"items / frequency AS items_per_order," if "items" in orders_cols else ""}
         returned / nullif(gross, 0) AS return_rate,
+        {"discount / nullif(gross, 0) AS discount_share," if "discount" in orders_cols else ""}
         weekend_share, same_season_share{product_cols}{", country" if country else ""}
     FROM pa JOIN oa USING (cutoff, customer_id) {product_join}
     ORDER BY cutoff, customer_id
@@ -114,6 +125,8 @@ def customer_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *
         df = con.execute(sql).df()
     finally:
         con.unregister("cutoffs_df")
+    order = [f.name for f in available(set(con.table("lines").columns))]
+    df = df[[*KEYS, *order]]  # catalogue order; a feature missing from the catalogue fails here
     df["cutoff"] = pd.to_datetime(df["cutoff"]).dt.date
     df["customer_id"] = df["customer_id"].astype(str)
     if "country" in df:

@@ -23,6 +23,7 @@ CANONICAL = (
     "quantity",
     "unit_price",
     "amount",
+    "discount",
 )
 
 
@@ -39,6 +40,8 @@ class DataReport:
     orders: int = 0
     first_timestamp: str | None = None
     last_timestamp: str | None = None
+    customers_one_order: int = 0
+    customers_net_negative: int = 0  # returned more than they bought (kept; they are real customers)
 
     def to_dict(self) -> dict:
         """JSON-ready form for MLflow and `--json` output."""
@@ -74,8 +77,8 @@ def clean_lines(
 ) -> DataReport:
     """Create `table` of clean order lines from `source`; return the data report.
 
-    Output columns: customer_id, timestamp, order_id, amount, quantity and whichever of
-    product_id, category, country, unit_price are mapped. `order_id` falls back to the
+    Output columns: customer_id, timestamp, order_id, amount and whichever of quantity,
+    product_id, category, country, unit_price, discount are mapped. `order_id` falls back to the
     timestamp (one customer at one instant is one order) when not mapped.
     """
     cols = {c for c in CANONICAL if c in con.table(source).columns}
@@ -93,11 +96,8 @@ def clean_lines(
     remaining = rows_in - sum(row[1:])
     amount = "amount" if "amount" in cols else "quantity * unit_price"
     order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
-    quantity = "quantity" if "quantity" in cols else "CAST(NULL AS DOUBLE)"
-    extra = [c for c in ("product_id", "category", "country", "unit_price") if c in cols]
-    select = ", ".join(
-        ["customer_id", '"timestamp"', f"{order} AS order_id", f"{amount} AS amount", f"{quantity} AS quantity", *extra]
-    )
+    extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
+    select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", f"{amount} AS amount", *extra])
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT {select} FROM {source} WHERE {kept}")
     out = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     report.dropped["duplicate_line"] = remaining - out
@@ -110,11 +110,24 @@ def clean_lines(
             file=", ".join(f.path for f in files),
             column=column,
         )
+    # GROUP BY, not count(DISTINCT ...): grouped aggregates spill to disk, DISTINCT aggregates cannot
     stats = con.execute(
-        f"""SELECT count(*) FILTER (WHERE amount < 0), count(DISTINCT customer_id),
-                   count(DISTINCT (customer_id, order_id)), min("timestamp"), max("timestamp") FROM {table}"""
+        f"""WITH o AS (
+                SELECT customer_id, order_id, sum(amount) AS net, max(amount) > 0 AS bought, count(*) AS n,
+                       count(*) FILTER (WHERE amount < 0) AS returns,
+                       min("timestamp") AS first_ts, max("timestamp") AS last_ts
+                FROM {table} GROUP BY customer_id, order_id
+            ), c AS (
+                SELECT customer_id, count(*) FILTER (WHERE bought) AS purchases, sum(net) AS net
+                FROM o GROUP BY customer_id
+            )
+            SELECT (SELECT sum(returns) FROM o), (SELECT count(*) FROM c), (SELECT count(*) FROM o),
+                   (SELECT min(first_ts) FROM o), (SELECT max(last_ts) FROM o),
+                   (SELECT count(*) FILTER (WHERE purchases = 1) FROM c),
+                   (SELECT count(*) FILTER (WHERE net < 0) FROM c)"""
     ).fetchall()[0]
-    report.return_lines, report.customers, report.orders = stats[0], stats[1], stats[2]
+    report.return_lines, report.customers, report.orders = int(stats[0] or 0), stats[1], stats[2]
     report.first_timestamp = str(stats[3]) if stats[3] is not None else None
     report.last_timestamp = str(stats[4]) if stats[4] is not None else None
+    report.customers_one_order, report.customers_net_negative = stats[5], stats[6]
     return report

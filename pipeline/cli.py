@@ -61,6 +61,8 @@ def _report_table(report) -> Table:
     t.add_row("  of which return lines", f"{report.return_lines:,}")
     t.add_row("customers", f"{report.customers:,}")
     t.add_row("orders", f"{report.orders:,}")
+    t.add_row("  customers with one order", f"{report.customers_one_order:,}")
+    t.add_row("  customers with negative net spend", f"{report.customers_net_negative:,}")
     t.add_row("first / last", f"{report.first_timestamp} / {report.last_timestamp}")
     return t
 
@@ -180,7 +182,7 @@ def main() -> None:
     try:
         code = app(standalone_mode=False)
     except UserError as e:
-        err_console.print("[red]error:[/red] " + escape(str(e)))
+        err_console.print("[red]error:[/red] " + escape(str(e)), soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         sys.exit(1)
@@ -188,7 +190,7 @@ def main() -> None:
         e.show()
         sys.exit(getattr(e, "exit_code", 2) or 2)
     except Exception as e:  # noqa: BLE001 - the last line of defence: one line, no traceback
-        err_console.print(f"[red]failed:[/red] {escape(type(e).__name__)}: {escape(str(e))}")
+        err_console.print(f"[red]failed:[/red] {escape(type(e).__name__)}: {escape(str(e))}", soft_wrap=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ class Columns(Strict):
     product_id: str | None = Field(None, description="product code (distinct products; non-product codes)")
     category: str | None = Field(None, description="product category (distinct categories, top-category share)")
     country: str | None = Field(None, description="customer country (a model feature)")
+    discount: str | None = Field(None, description="discount value per line (a positive number)")
 
     @model_validator(mode="after")
     def _money(self) -> Columns:
@@ -70,19 +72,46 @@ class CsvOptions(Strict):
     quote: str = Field('"', description="quote character")
 
 
-class DataConfig(Strict):
-    """Where the transactions are and what their columns mean."""
+class SqlSource(Strict):
+    """Transactions from a SQL query, read through SQLAlchemy in chunks."""
 
-    source: list[str] = Field(min_length=1, description="files, folders or globs (CSV or Parquet)")
+    url: str = Field(description="SQLAlchemy URL, e.g. `postgresql+psycopg://user@host/db` or `sqlite:///shop.db`")
+    query: str = Field(min_length=1, description="a SELECT returning one row per order line")
+    chunk_rows: int = Field(100_000, ge=1_000, description="rows fetched per round trip")
+
+
+class DataConfig(Strict):
+    """Where the transactions are and what their columns mean: files (`source`) or a query (`sql`)."""
+
+    source: list[str] = Field(default_factory=list, description="files, folders or globs (CSV or Parquet)")
+    sql: SqlSource | None = None
     columns: Columns
     csv: CsvOptions = CsvOptions()
     timestamp_format: str | None = Field(None, description="strptime format for text timestamps, e.g. `%d/%m/%Y %H:%M`")
+    timezone: str = Field(
+        "UTC", description="zone all times are expressed in: zoned timestamps are converted, naive ones assumed in it"
+    )
     non_product_codes: list[str] = Field(default_factory=list, description="product ids of fees, postage...: dropped")
 
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(v)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (use an IANA name such as 'Europe/London')") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if bool(self.source) == (self.sql is not None):
+            raise ValueError("give either `source` (files) or `sql` (a query), not both and not neither")
+        return self
 
 
 class TimeConfig(Strict):
@@ -286,6 +315,8 @@ def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
     if isinstance(data, dict) and "source" in data:
         src = data["source"]
         data["source"] = [_resolve(s, base) for s in ([src] if isinstance(src, str) else src)]
+    if isinstance(data, dict) and isinstance(data.get("sql"), dict) and isinstance(data["sql"].get("url"), str):
+        data["sql"] = {**data["sql"], "url": _resolve_sqlite(data["sql"]["url"], base)}
     tracking = raw.setdefault("tracking", {})
     if isinstance(tracking, dict):
         tracking["uri"] = _resolve_sqlite(tracking.get("uri", TrackingConfig().uri), base)

@@ -93,6 +93,8 @@ def data_report_table(report: dict) -> pd.DataFrame:
         ("return lines kept", report["return_lines"]),
         ("customers", report["customers"]),
         ("orders", report["orders"]),
+        ("customers with one order", report.get("customers_one_order", "")),
+        ("customers with negative net spend", report.get("customers_net_negative", "")),
         ("first timestamp", report["first_timestamp"]),
         ("last timestamp", report["last_timestamp"]),
     ]

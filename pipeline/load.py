@@ -6,19 +6,25 @@ Every check names the file and the column and shows example values; nothing is w
 
 from __future__ import annotations
 
+import atexit
+import codecs
 import difflib
 import glob
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from pipeline.config import DataConfig
-from pipeline.errors import InputError
+from pipeline.errors import ConfigError, InputError
+from pipeline.sql_source import copy_query
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-NUMERIC = ("quantity", "unit_price", "amount")
+NUMERIC = ("quantity", "unit_price", "amount", "discount")
 TEXT = ("order_id", "product_id", "category", "country")
 
 
@@ -56,20 +62,51 @@ def expand_sources(patterns: list[str]) -> list[Path]:
     return files
 
 
+NATIVE_ENCODINGS = {"utf-8", "utf8", "utf-16", "utf16", "latin-1", "latin1", "iso-8859-1"}
+
+
+def _utf8_copy(path: Path, encoding: str) -> Path:
+    """Transcode a CSV in another encoding (cp1252, shift_jis, ...) to a temporary UTF-8 file, streaming."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise ConfigError(f"data.csv.encoding: unknown encoding {encoding!r}") from None
+    fd, tmp = tempfile.mkstemp(prefix="segment-", suffix=".csv")
+    atexit.register(os.unlink, tmp)
+    try:
+        with open(path, encoding=encoding, newline="") as src, os.fdopen(fd, "w", encoding="utf-8", newline="") as dst:
+            shutil.copyfileobj(src, dst, 1 << 20)
+    except UnicodeDecodeError as e:
+        raise InputError(
+            f"cannot be decoded as {encoding} (byte {e.start}): set data.csv.encoding to the file's encoding",
+            file=str(path),
+        ) from None
+    return Path(tmp)
+
+
 def _relation(con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig) -> duckdb.DuckDBPyRelation:
+    if path.stat().st_size == 0:
+        raise InputError("is empty (0 bytes): expected a header row and order lines", file=str(path))
     try:
         if _suffix(path) in PARQUET_SUFFIXES:
             return con.read_parquet(str(path))
-        return con.read_csv(
-            str(path),
-            header=True,
-            delimiter=cfg.csv.delimiter,
-            quotechar=cfg.csv.quote,
-            encoding=cfg.csv.encoding,
-            all_varchar=True,
+        encoding = cfg.csv.encoding.lower()
+        target = path if encoding in NATIVE_ENCODINGS else _utf8_copy(path, cfg.csv.encoding)
+        if target is not path:
+            encoding = "utf-8"
+        return con.sql(
+            "SELECT * FROM read_csv($path, header = true, delim = $delim, quote = $quote, encoding = $enc, "
+            "all_varchar = true)",
+            params={"path": str(target), "delim": cfg.csv.delimiter, "quote": cfg.csv.quote, "enc": encoding},
         )
     except duckdb.Error as e:
-        first = str(e).strip().splitlines()[0]
+        text = str(e)
+        if "unicode" in text.lower() or "encod" in text.lower():
+            raise InputError(
+                f"cannot be decoded as {cfg.csv.encoding}: set data.csv.encoding to the file's encoding",
+                file=str(path),
+            ) from None
+        first = text.strip().splitlines()[0]
         raise InputError(f"cannot be read: {first}", file=str(path)) from None
 
 
@@ -88,23 +125,31 @@ def _customer_expr(src: str, dtype: str) -> str:
     return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
 
 
-def _timestamp_expr(src: str, dtype: str, fmt: str | None) -> str:
+def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
+    """Naive timestamps in `zone`: zoned values are converted to it, naive ones are taken as already in it."""
     col = _q(src)
+    z = zone.replace("'", "''")
     if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"timezone('UTC', {col})"
+        return f"timezone('{z}', {col})"
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
     text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
     if fmt:
-        return f"try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}')"
-    return f"TRY_CAST({text} AS TIMESTAMP)"
+        parsed = f"try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}')"
+        return f"timezone('{z}', {parsed})" if "%z" in fmt or "%Z" in fmt else parsed
+    # an offset after a time of day (a bare date's "-01" is not one)
+    zoned = f"regexp_matches({text}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
+    return (
+        f"CASE WHEN {zoned} THEN timezone('{z}', TRY_CAST({text} AS TIMESTAMPTZ)) "
+        f"ELSE TRY_CAST({text} AS TIMESTAMP) END"
+    )
 
 
 def _numeric_expr(src: str) -> str:
     return f"TRY_CAST(NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '') AS DOUBLE)"
 
 
-def _select_list(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig) -> dict[str, str]:
+def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> dict[str, str]:
     """Canonical name -> SQL expression over the file's columns, after checking they exist."""
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     exprs: dict[str, str] = {}
@@ -112,12 +157,12 @@ def _select_list(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig) -> d
         if src not in types:
             close = difflib.get_close_matches(src, list(types), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the file has {list(types)}"
-            raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=str(path), column=src)
+            raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=name, column=src)
         dtype = types[src]
         if canon == "customer_id":
             exprs[canon] = _customer_expr(src, dtype)
         elif canon == "timestamp":
-            exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format)
+            exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
             exprs[canon] = _numeric_expr(src)
         else:
@@ -125,7 +170,7 @@ def _select_list(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig) -> d
     return exprs
 
 
-def _check_parse(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig, exprs: dict[str, str]) -> int:
+def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs: dict[str, str]) -> int:
     """Fail on values that do not parse; return the row count. One scan of the file."""
     mapped = cfg.columns.mapped()
     checked = [c for c in ("timestamp", *NUMERIC) if c in exprs]
@@ -135,7 +180,7 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig, expr
     row = rel.aggregate(f"count(*) AS n{', ' + counts if counts else ''}").fetchall()[0]
     n, bad = row[0], dict(zip(checked, row[1:], strict=True))
     if n == 0:
-        raise InputError("has no data rows", file=str(path))
+        raise InputError("has no data rows (only a header?)", file=name)
     for canon, count in bad.items():
         if count:
             src = mapped[canon]
@@ -147,29 +192,50 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, path: Path, cfg: DataConfig, expr
                 .fetchall()
             ]
             kind = "timestamps" if canon == "timestamp" else "numbers"
-            raise InputError(f"{count} value(s) are not valid {kind}", file=str(path), column=src, examples=examples)
+            raise InputError(f"{count} value(s) are not valid {kind}", file=name, column=src, examples=examples)
     return n
 
 
 def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "raw_lines") -> list[SourceFile]:
-    """Create the view `table` of canonical, typed columns plus `source_file`; return the files read.
+    """Create the view `table` of canonical, typed columns plus `source_file`; return the sources read.
 
     A view, not a table: the files are scanned again by each query over it (cleaning makes two), so
-    the raw history is never materialised in memory.
+    the raw history is never materialised in memory. A SQL source is first copied into DuckDB in chunks.
     """
-    files = expand_sources(cfg.source)
-    selects, infos = [], []
-    for path in files:
-        rel = _relation(con, path, cfg)
-        exprs = _select_list(rel, path, cfg)
-        rows = _check_parse(rel, path, cfg, exprs)
-        infos.append(
-            SourceFile(str(path), "parquet" if _suffix(path) in PARQUET_SUFFIXES else "csv", rows, path.stat().st_size)
-        )
+    if cfg.sql is not None:
+        name, rows = copy_query(con, cfg.sql, "sql_rows")
+        sources = [(name, con.table("sql_rows"), SourceFile(name, "sql", rows, 0))]
+    else:
+        sources = []
+        for path in expand_sources(cfg.source):
+            fmt = "parquet" if _suffix(path) in PARQUET_SUFFIXES else "csv"
+            sources.append((str(path), _relation(con, path, cfg), SourceFile(str(path), fmt, 0, path.stat().st_size)))
+    selects, infos, first_columns = [], [], None
+    for name, rel, info in sources:
+        if first_columns is not None and set(rel.columns) != first_columns[1]:
+            _check_same_mapped_columns(rel, name, cfg, first_columns)
+        first_columns = first_columns or (name, set(rel.columns))
+        exprs = _select_list(rel, name, cfg)
+        rows = _check_parse(rel, name, cfg, exprs)
+        infos.append(SourceFile(info.path, info.format, rows, info.bytes))
         alias = f"src{len(selects)}"
         rel.create_view(alias, replace=True)
         cols = ", ".join(f"{e} AS {_q(c)}" for c, e in exprs.items())
-        file_lit = str(path).replace("'", "''")
-        selects.append(f"SELECT {cols}, '{file_lit}' AS source_file FROM {alias}")
+        label = name.replace("'", "''")
+        selects.append(f"SELECT {cols}, '{label}' AS source_file FROM {alias}")
     con.execute(f"CREATE OR REPLACE VIEW {table} AS " + " UNION ALL BY NAME ".join(selects))
     return infos
+
+
+def _check_same_mapped_columns(
+    rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, first: tuple[str, set[str]]
+) -> None:
+    """Files may differ in unmapped columns; a mapped column missing here but present in the first file is named."""
+    for canon, src in cfg.columns.mapped().items():
+        if src not in rel.columns and src in first[1]:
+            raise InputError(
+                f"columns disagree with {first[0]}: mapped column (data.columns.{canon}) is missing here "
+                f"(this file has {list(rel.columns)})",
+                file=name,
+                column=src,
+            )

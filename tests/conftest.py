@@ -45,10 +45,10 @@ def lines_frame(rows: list[tuple]) -> pd.DataFrame:
 def tiny_config(tmp_path: Path):
     """Build a Config over hand-made order lines written as Parquet in tmp_path."""
 
-    def make(frames: dict[str, pd.DataFrame], **sections) -> Config:
+    def make(frames: dict[str, pd.DataFrame], columns: dict | None = None, **sections) -> Config:
         for name, df in frames.items():
             df.to_parquet(tmp_path / name, index=False)
-        data = {"source": [str(tmp_path / n) for n in frames], "columns": RETAIL_COLUMNS}
+        data = {"source": [str(tmp_path / n) for n in frames], "columns": columns or RETAIL_COLUMNS}
         return load_config(write_config(tmp_path, data, **sections))
 
     return make

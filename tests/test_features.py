@@ -77,3 +77,132 @@ def test_customer_ids_keep_their_text(tiny_config):
     assert sorted(feats["customer_id"]) == ["007", "17850"]
 
 
+# ------------------------------------------------------------- property: the future never leaks
+
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from features.rfm import quintile_score  # noqa: E402
+from pipeline.config import load_config  # noqa: E402
+from tests.conftest import write_config  # noqa: E402
+
+START = pd.Timestamp("2021-01-01")
+line = st.tuples(
+    st.sampled_from(["c1", "c2", "c3", "c4"]),
+    st.integers(0, 400 * 24 * 60),  # minutes after START
+    st.sampled_from(["i1", "i2", "i3", "i4", "i5", "i6"]),  # few invoice ids: orders reuse them across days
+    st.sampled_from(["P1", "P2", "P3"]),
+    st.integers(-3, 6).filter(lambda q: q != 0),
+    st.sampled_from([0.5, 2.0, 9.99]),
+)
+
+
+def _lines(rows) -> pd.DataFrame:
+    return lines_frame([(c, START + pd.Timedelta(minutes=m), i, p, q, pr) for c, m, i, p, q, pr in rows])
+
+
+def _features_of(frame: pd.DataFrame, cutoff: date) -> pd.DataFrame:
+    with tempfile.TemporaryDirectory() as folder:
+        frame.to_parquet(Path(folder) / "l.parquet", index=False)
+        cfg = load_config(write_config(Path(folder), {"source": f"{folder}/l.parquet", "columns": _COLUMNS}))
+        con = connect()
+        prepare(con, cfg.data)
+        return customer_features(con, [cutoff], horizon_days=90)
+
+
+_COLUMNS = {
+    "customer_id": "Customer ID",
+    "timestamp": "InvoiceDate",
+    "order_id": "Invoice",
+    "quantity": "Quantity",
+    "unit_price": "Price",
+    "product_id": "StockCode",
+    "country": "Country",
+}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    past=st.lists(line, min_size=1, max_size=25),
+    future=st.lists(line, min_size=1, max_size=10),
+    cutoff_day=st.integers(30, 399),
+    data=st.data(),
+)
+def test_lines_after_the_cutoff_never_change_a_feature(past, future, cutoff_day, data):
+    cutoff = (START + pd.Timedelta(days=cutoff_day)).date()
+    end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
+    base = _lines(past)
+    after = _lines(future).assign(InvoiceDate=lambda d: end + (d["InvoiceDate"] - START) % pd.Timedelta(days=60))
+    history = pd.concat([base, after], ignore_index=True)
+    expected = _features_of(history, cutoff)
+    later = history["InvoiceDate"] >= end
+    # remove every later line; change later lines' values; add more later lines
+    removed = history[~later]
+    changed = history.assign(
+        Quantity=history["Quantity"].where(~later, history["Quantity"] * 7),
+        Price=history["Price"].where(~later, 123.0),
+    )
+    extra = data.draw(st.lists(line, min_size=1, max_size=5))
+    added = pd.concat([history, _lines(extra).assign(InvoiceDate=end + pd.Timedelta(hours=1))], ignore_index=True)
+    for variant in (removed, changed, added):
+        if variant.empty:  # every line was after the cutoff: nobody to describe
+            assert expected.empty
+            continue
+        got = _features_of(variant, cutoff)
+        pd.testing.assert_frame_equal(got, expected)
+
+
+def test_known_values_at_two_cutoffs(tiny_config):
+    rows = [
+        ("A", "2021-01-01 10:00", "1", "P1", 2, 5.0),  # order 1 = 10
+        ("A", "2021-01-21 10:00", "2", "P2", 3, 10.0),  # order 2 = 30
+        ("A", "2021-01-25 09:00", "C9", "P2", -1, 10.0),  # return 10
+        ("A", "2021-03-01 00:00", "3", "P1", 4, 5.0),  # order 3 = 20, at the first instant of the 2nd cutoff day
+        ("A", "2021-03-02 00:00", "4", "P1", 1, 5.0),  # after both cutoffs
+    ]
+    cfg = tiny_config({"l.parquet": lines_frame(rows)})
+    feats, _ = _features(cfg, [date(2021, 1, 31), date(2021, 3, 1)])
+    first = feats[feats["cutoff"] == date(2021, 1, 31)].iloc[0]
+    second = feats[feats["cutoff"] == date(2021, 3, 1)].iloc[0]
+    assert (first["recency_days"], first["frequency"], first["tenure_days"]) == (10, 2, 30)
+    assert first["monetary"] == pytest.approx(10 + 30 - 10)
+    assert first["return_rate"] == pytest.approx(10 / 40)
+    assert first["gap_mean_days"] == pytest.approx(20.0) and np.isnan(first["gap_std_days"])
+    assert (first["orders_30d"], first["orders_90d"], first["revenue_30d"]) == (1, 2, pytest.approx(20.0))
+    assert (second["recency_days"], second["frequency"], second["tenure_days"]) == (0, 3, 59)
+    assert second["monetary"] == pytest.approx(50)
+    assert second["gap_mean_days"] == pytest.approx((20 + (39 - 10 / 24)) / 2)
+    assert second["orders_30d"] == 1 and second["revenue_30d"] == pytest.approx(20.0)  # Jan 21 is 39 days back
+    assert second["trend_orders_90d"] == 3  # 3 orders in the last 90 days, none in the 90 before
+    assert second["return_rate"] == pytest.approx(10 / 60)
+    assert second["items_per_order"] == pytest.approx((2 + 3 + 4) / 3)
+
+
+# ------------------------------------------------------------- RFM scores
+
+
+def test_quintiles_are_one_to_five_and_recency_is_reversed():
+    values = pd.Series(np.arange(100, dtype=float))
+    s = quintile_score(values)
+    assert s.min() == 1 and s.max() == 5 and s.value_counts().eq(20).all()
+    feats = pd.DataFrame({"cutoff": 1, "recency_days": values, "frequency": values, "monetary": values})
+    from features.rfm import rfm_scores
+
+    scores = rfm_scores(feats)
+    assert scores.loc[0, "r_score"] == 5 and scores.loc[99, "r_score"] == 1  # most recent scores high
+    assert scores.loc[99, "f_score"] == 5 and scores.loc[0, "m_score"] == 1
+
+
+def test_quintiles_are_deterministic_under_ties_and_sensible_with_few_values():
+    values = pd.Series([3.0, 1.0, 3.0, 2.0, 3.0, 1.0, 2.0, 3.0])
+    s = quintile_score(values)
+    shuffled = values.sample(frac=1.0, random_state=4)
+    assert quintile_score(shuffled).sort_index().equals(s)  # row order never changes a score
+    assert s.groupby(values).nunique().eq(1).all()  # equal values, equal scores
+    assert s[values == 1.0].iloc[0] == 1 and s[values == 3.0].iloc[0] > s[values == 2.0].iloc[0]
+    assert quintile_score(pd.Series([7.0] * 6)).eq(1).all()  # one distinct value: everyone scores 1
+    two = quintile_score(pd.Series([1.0, 1.0, 1.0, 9.0]))
+    assert list(two) == [1, 1, 1, 4]  # two values, two scores, ordered
