@@ -127,6 +127,8 @@ def customer_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *
         con.unregister("cutoffs_df")
     order = [f.name for f in available(set(con.table("lines").columns))]
     df = df[[*KEYS, *order]]  # catalogue order; a feature missing from the catalogue fails here
+    numeric = df.select_dtypes("number").columns
+    df[numeric] = df[numeric].astype(float).round(9)  # parallel float sums differ in the last bits: not here
     df["cutoff"] = pd.to_datetime(df["cutoff"]).dt.date
     df["customer_id"] = df["customer_id"].astype(str)
     if "country" in df:

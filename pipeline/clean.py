@@ -97,7 +97,9 @@ def clean_lines(
     amount = "amount" if "amount" in cols else "quantity * unit_price"
     order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
     extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
-    select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", f"{amount} AS amount", *extra])
+    # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
+    money = f"CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount"
+    select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
     con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT DISTINCT {select} FROM {source} WHERE {kept}")
     out = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     report.dropped["duplicate_line"] = remaining - out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -47,6 +48,8 @@ def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool 
     level = logging.INFO if verbose else logging.WARNING  # MLflow's INFO lines drown the stage lines
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(level)
+    if not verbose:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     return load_config(config, overrides or [])
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import zoneinfo
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from pipeline.errors import ConfigError
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"  # SQL and attribute names from config: validated, then quoted
 
 RFM_SEGMENTS = (
     "Champions",
@@ -92,11 +95,24 @@ class DataConfig(Strict):
         "UTC", description="zone all times are expressed in: zoned timestamps are converted, naive ones assumed in it"
     )
     non_product_codes: list[str] = Field(default_factory=list, description="product ids of fees, postage...: dropped")
+    customer_attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="name -> source column of per-customer data (e-mail...): only for exports that list it, "
+        "never a feature, never logged",
+    )
 
     @field_validator("source", mode="before")
     @classmethod
     def _one_or_many(cls, v: Any) -> Any:
         return [v] if isinstance(v, str) else v
+
+    @field_validator("customer_attributes")
+    @classmethod
+    def _attribute_names(cls, v: dict[str, str]) -> dict[str, str]:
+        bad = [k for k in v if not re.fullmatch(IDENTIFIER, k)]
+        if bad:
+            raise ValueError(f"attribute names must be identifiers (letters, digits, _): {bad}")
+        return v
 
     @field_validator("timezone")
     @classmethod
@@ -267,6 +283,13 @@ class ScoringConfig(Strict):
     churn_risk_thresholds: tuple[float, float] = Field(
         (0.3, 0.6), description="churn probability cut points of low / medium / high risk"
     )
+    drift_warn_psi: float = Field(0.2, gt=0, description="population stability index above which a feature warns")
+    fail_on_drift: float | None = Field(
+        None, gt=0, description="PSI above which scoring fails and writes nothing (default: never fail)"
+    )
+    lock_timeout_seconds: float = Field(
+        600, ge=0, description="how long a score run waits for another run writing the same outputs"
+    )
 
     @field_validator("churn_risk_thresholds")
     @classmethod
@@ -281,7 +304,14 @@ class OutputConfig(Strict):
 
     root: str = Field("output", description="folder of the Parquet dataset and reports")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite segments.db under root")
-    table: str = Field("segment_table", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="database table")
+    table: str = Field("segment_table", pattern=IDENTIFIER, description="database table")
+    summary_table: str = Field("segment_summary", pattern=IDENTIFIER, description="database table of the summary")
+    db_schema: str | None = Field(None, pattern=IDENTIFIER, description="database schema of both tables")
+    exports: bool = Field(True, description="write one CSV per segment for e-mail and ad tools")
+    export_attributes: list[str] = Field(
+        default_factory=list,
+        description="customer attributes (names from data.customer_attributes, e.g. email) added to the CSVs",
+    )
 
 
 class Config(Strict):
@@ -294,6 +324,13 @@ class Config(Strict):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     output: OutputConfig = OutputConfig()
+
+    @model_validator(mode="after")
+    def _exported_attributes_exist(self) -> Config:
+        unknown = [a for a in self.output.export_attributes if a not in self.data.customer_attributes]
+        if unknown:
+            raise ValueError(f"output.export_attributes names {unknown}, not keys of data.customer_attributes")
+        return self
 
 
 def _resolve(path: str, base: Path) -> str:

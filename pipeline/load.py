@@ -167,6 +167,12 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
             exprs[canon] = _numeric_expr(src)
         else:
             exprs[canon] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
+    for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
+        if src not in types:
+            raise InputError(
+                f"customer attribute column (data.customer_attributes.{attr}) does not exist", file=name, column=src
+            )
+        exprs[f"attr__{attr}"] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
     return exprs
 
 

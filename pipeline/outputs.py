@@ -1,25 +1,79 @@
-"""Write the segment table: atomic Parquet partition swap and one database transaction per date.
+"""Write the scoring outputs so that readers only ever see a complete previous or a complete new state.
 
-A crash at any point leaves the previous outputs as they were: each partition is one file,
-written to a temporary name in the same folder and renamed over the old one (rename is atomic
-on POSIX), and the database write is a single transaction.
+- Parquet datasets are partitioned by score date with one file per partition, written to a hidden
+  temporary name in the same folder and renamed over the old file (rename is atomic on POSIX; pyarrow's
+  dataset discovery ignores names starting with "." or "_").
+- The export folder of a date is built in a hidden staging folder and swapped in by two renames; an
+  interrupted swap is repaired at the start of the next run.
+- Database rows of a date are replaced in one transaction; table and schema names are validated
+  identifiers, quoted by SQLAlchemy.
+- A lock file per output root and date serialises concurrent runs.
+- Every path is checked to stay under the output root.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import shutil
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import filelock
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
+from pipeline.errors import InputError, UserError
+
+PAUSE_ENV = "SEGMENT_TEST_PAUSE_BEFORE_SWAP"  # test hook: seconds to wait with new outputs staged
+
+
+def _pause_before_swap() -> None:
+    """Let a test kill the process at the worst moment: new outputs written, not yet swapped in."""
+    seconds = float(os.environ.get(PAUSE_ENV, "0") or 0)
+    if seconds:
+        Path(os.environ.get(PAUSE_ENV + "_MARKER", os.devnull)).write_text("staged")
+        time.sleep(seconds)
+
+
+def inside(root: Path, *parts: str) -> Path:
+    """root/parts..., refusing any result that resolves outside root (`..`, absolute parts, symlinks)."""
+    base = Path(root).resolve()
+    path = base.joinpath(*parts).resolve()
+    if not path.is_relative_to(base):
+        raise InputError(f"output path {path} would escape the output root {base}")
+    return path
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of a segment name ("Can't Lose Them" -> "cant_lose_them")."""
+    text = re.sub(r"[^a-z0-9]+", "_", name.lower().replace("'", "")).strip("_")
+    return text or "segment"
+
+
+@contextlib.contextmanager
+def score_lock(root: Path, score_date: date, timeout: float) -> Iterator[None]:
+    """Hold the lock of (root, date); a second run waits up to `timeout` seconds, then fails clearly."""
+    root.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(inside(root, f".score-{score_date.isoformat()}.lock")))
+    try:
+        with lock.acquire(timeout=timeout):
+            yield
+    except filelock.Timeout:
+        raise UserError(
+            f"another score run is writing {score_date} under {root}; waited {timeout:.0f} s "
+            "(scoring.lock_timeout_seconds)"
+        ) from None
+
 
 def partition_path(root: Path, score_date: date) -> Path:
-    """Folder of one score date in the Hive-partitioned dataset."""
+    """Folder of one score date in a Hive-partitioned dataset."""
     return root / f"score_date={score_date.isoformat()}"
 
 
@@ -31,6 +85,7 @@ def atomic_write_parquet(table: pa.Table, path: Path) -> None:
         pq.write_table(table, tmp)
         with open(tmp, "rb") as f:
             os.fsync(f.fileno())
+        _pause_before_swap()
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -62,21 +117,86 @@ def previous_partition(root: Path, score_date: date) -> tuple[date, pd.DataFrame
 
 
 def write_partition(df: pd.DataFrame, root: Path, score_date: date) -> Path:
-    """Replace the partition of `score_date` (score_date itself lives in the folder name)."""
-    path = partition_path(root, score_date) / "part-0.parquet"
+    """Replace the partition of `score_date` whole (score_date itself lives in the folder name)."""
+    folder = partition_path(root, score_date)
+    path = folder / "part-0.parquet"
+    for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a killed run; we hold the date's lock
+        stale.unlink(missing_ok=True)
     table = pa.Table.from_pandas(df.drop(columns="score_date"), preserve_index=False)
     atomic_write_parquet(table, path)
+    for other in folder.iterdir():  # anything else visible in the partition is not this run's: remove it
+        if other.name != path.name and not other.name.startswith((".", "_")) and other.is_file():
+            other.unlink()
     return path
 
 
-def write_database(df: pd.DataFrame, url: str, table: str, score_date: date) -> None:
-    """Delete the date's rows and insert the new ones in one transaction."""
+def _repair(final: Path) -> None:
+    """Finish or undo a swap that a crash interrupted, and drop stale staging folders."""
+    for trash in final.parent.glob(f".trash-{final.name}-*"):
+        if final.exists():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.rename(final)  # the crash came between the two renames: put the previous state back
+    for stale in final.parent.glob(f".staging-{final.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def write_exports(table: pd.DataFrame, attributes: pd.DataFrame | None, root: Path, score_date: date) -> Path:
+    """One CSV per segment of each scheme in exports/score_date=D/<scheme>/<segment>.csv, swapped in whole.
+
+    Columns: customer id, the segments, the probabilities, and only the attributes the config lists.
+    """
+    final = inside(root, "exports", f"score_date={score_date.isoformat()}")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _repair(final)
+    staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
+    cols = [
+        "customer_id",
+        "rfm_segment",
+        "lifecycle_stage",
+        "cluster_name",
+        "churn_probability",
+        "purchase_probability",
+        "churn_risk",
+        "propensity_decile",
+    ]
+    rows = table[cols]
+    if attributes is not None and len(attributes.columns) > 1:
+        rows = rows.merge(attributes, on="customer_id", how="left")
+    try:
+        for scheme in ("rfm_segment", "lifecycle_stage", "cluster_name"):
+            for name, part in rows.groupby(scheme, sort=True):
+                path = inside(staging, scheme, f"{slug(str(name))}.csv")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                part.sort_values("customer_id").to_csv(path, index=False)
+        _pause_before_swap()
+        trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
+        if final.exists():
+            final.rename(trash)
+        staging.rename(final)
+        shutil.rmtree(trash, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return final
+
+
+def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, schema: str | None = None) -> None:
+    """For each table name -> rows: delete the date's rows and insert the new ones, all in one transaction."""
     engine = sa.create_engine(url)
     try:
         with engine.begin() as conn:
-            if sa.inspect(conn).has_table(table):
-                t = sa.Table(table, sa.MetaData(), autoload_with=conn)
-                conn.execute(t.delete().where(t.c.score_date == score_date))
-            df.to_sql(table, conn, if_exists="append", index=False, chunksize=10_000, dtype={"score_date": sa.Date()})
+            for name, df in frames.items():
+                if sa.inspect(conn).has_table(name, schema=schema):
+                    t = sa.Table(name, sa.MetaData(schema=schema), autoload_with=conn)
+                    conn.execute(t.delete().where(t.c.score_date == score_date))
+                df.to_sql(
+                    name,
+                    conn,
+                    schema=schema,
+                    if_exists="append",
+                    index=False,
+                    chunksize=10_000,
+                    dtype={"score_date": sa.Date()},
+                )
     finally:
         engine.dispose()

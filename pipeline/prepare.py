@@ -37,6 +37,12 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig) -> DataReport:
     """Create tables `lines` and `orders` in `con`; return the data report."""
     files = load_lines(con, cfg, table="raw_lines")
     report = clean_lines(con, cfg, files, source="raw_lines", table="lines")
+    if cfg.customer_attributes:
+        latest = ", ".join(f'arg_max("attr__{a}", "timestamp") AS "{a}"' for a in cfg.customer_attributes)
+        con.execute(
+            f"""CREATE OR REPLACE TABLE customer_attributes AS SELECT customer_id, {latest}
+            FROM raw_lines WHERE customer_id IS NOT NULL GROUP BY customer_id"""
+        )
     con.execute("DROP VIEW raw_lines")
     build_orders(con, lines="lines", table="orders")
     return report

@@ -81,7 +81,16 @@ def top_at_risk(table: pd.DataFrame, n: int = TOP_AT_RISK) -> pd.DataFrame:
     return risky.sort_values(["monetary", "customer_id"], ascending=[False, True])[cols].head(n)
 
 
-def score_summary(table: pd.DataFrame, score_date: date, previous: pd.DataFrame | None, prev_date: date | None) -> str:
+def score_summary(
+    table: pd.DataFrame,
+    score_date: date,
+    previous: pd.DataFrame | None,
+    prev_date: date | None,
+    *,
+    drift: dict[str, float] | None = None,
+    drift_warn: float = 0.2,
+    not_scored: int = 0,
+) -> str:
     """Segment sizes and their change since the previous score date, who is slipping, who to call first."""
     since = f"since {prev_date}" if prev_date else "(no earlier score date to compare with)"
     sizes = Section(f"Customers per segment {since}")
@@ -105,4 +114,13 @@ def score_summary(table: pd.DataFrame, score_date: date, previous: pd.DataFrame 
     top = Section("Top at-risk high-value customers")
     top.notes.append(f"High churn risk, highest net spend first (top {TOP_AT_RISK}); ids only, no contact data.")
     top.table(top_at_risk(table), floats=2)
-    return render(f"Segment summary {score_date}", f"{len(table):,} customers scored", [sizes, slip, top])
+    health = Section("Data health")
+    health.notes.append(f"{not_scored:,} customers in the data had no purchase on or before {score_date}: not scored.")
+    if drift:
+        moved = {f: v for f, v in drift.items() if v > drift_warn}
+        if moved:
+            health.notes.append(f"warning: {len(moved)} feature(s) drifted past PSI {drift_warn} since training.")
+        psi_table = pd.DataFrame(sorted(drift.items(), key=lambda kv: -kv[1]), columns=["feature", "PSI"])
+        health.table(psi_table.head(15), caption="population stability index against the training snapshot")
+    subtitle = f"{len(table):,} customers scored"
+    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, health])

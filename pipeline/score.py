@@ -1,13 +1,20 @@
-"""`segment score`: champion models score every customer as of a date; write the segment table."""
+"""`segment score`: champion models score every customer as of a date; write the segment table and friends.
+
+Steps: load -> features and rule segments at the date -> champion models (by registry alias) -> predict
+through the signature -> drift against the training snapshot -> table and summary -> under a lock,
+swap in the Parquet partitions, the database rows and the per-segment exports -> HTML summary and a
+`score` MLflow run. Nothing is written before every check has passed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
 
 from features.customer import customer_features
 from features.gaps import gap_quantiles
@@ -15,18 +22,19 @@ from models.segments import rule_based_segments
 from pipeline import outputs, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config
+from pipeline.drift import psi
 from pipeline.errors import InputError
 from pipeline.prepare import connect, data_span, prepare
-from pipeline.progress import stage
+from pipeline.progress import info, stage
 from pipeline.reports import score_summary
-from pipeline.table import segment_table
+from pipeline.table import segment_summary, segment_table
 
 MODELS = ("churn", "propensity", "segmenter")
 
 
 @dataclass
 class ScoreResult:
-    """Where the table went and what it holds."""
+    """Where the outputs went and what they hold."""
 
     score_date: date
     rows: int
@@ -35,12 +43,14 @@ class ScoreResult:
     table: pd.DataFrame
     report: DataReport
     summary: Path
+    not_scored: int = 0
+    drift: dict[str, float] = field(default_factory=dict)
+    exports: Path | None = None
 
 
 def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Select (in order) the columns the model's signature asks for; fail clearly if one is missing."""
-    schema = model.metadata.get_input_schema()
-    cols = schema.input_names()
+    """Exactly the columns the model's signature asks for, in order: nothing else reaches the model."""
+    cols = model.metadata.get_input_schema().input_names()
     missing = [c for c in cols if c not in features]
     if missing:
         raise InputError(
@@ -50,9 +60,40 @@ def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
     return features[cols]
 
 
+def _probabilities(model, features: pd.DataFrame, name: str) -> np.ndarray:
+    """P(class 1) through pyfunc, with a schema mismatch turned into a clear error (no data in it)."""
+    try:
+        out = np.asarray(model.predict(_model_input(model, features, name)))
+    except MlflowException as e:
+        first = str(e.message).strip().splitlines()[0][:300]
+        raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
+    if out.ndim != 2 or out.shape[1] != 2:
+        raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")
+    return out[:, 1].astype(float)
+
+
 def database_url(cfg: Config) -> str:
     """The configured URL, or a SQLite file next to the Parquet dataset."""
     return cfg.output.database_url or f"sqlite:///{Path(cfg.output.root) / 'segments.db'}"
+
+
+def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> dict[str, float]:
+    reference = tracking.load_run_json(ref.run_id, "drift_reference.json")
+    if reference is None:
+        info("[yellow]drift:[/yellow] the champion has no drift reference (trained before drift checks); skipped")
+        return {}
+    values = psi(reference, feats)
+    moved = {f: v for f, v in values.items() if v > cfg.scoring.drift_warn_psi}
+    for f, v in sorted(moved.items(), key=lambda kv: -kv[1]):
+        info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.scoring.drift_warn_psi}")
+    limit = cfg.scoring.fail_on_drift
+    if limit is not None and values and max(values.values()) > limit:
+        worst = max(values, key=values.get)
+        raise InputError(
+            f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={limit}; "
+            "nothing was written (retrain, or raise the limit)"
+        )
+    return values
 
 
 def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
@@ -63,7 +104,11 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
     first, last = data_span(con)
     when = score_date or last
     if when < first:
-        raise InputError(f"score date {when} is before the first order in the data ({first})")
+        raise InputError(
+            f"score date {when} is before the first order in the data ({first}): nobody to score",
+            file=", ".join(Path(f.path).name for f in report.files),
+            column=cfg.data.columns.timestamp,
+        )
     with stage(f"features and segments at {when}"):
         feats = customer_features(con, [when], horizon_days=cfg.time.horizon_days)
         lc = cfg.segments.lifecycle
@@ -78,9 +123,10 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
         churn_model = tracking.load_pyfunc(refs["churn"])
         purchase_model = tracking.load_pyfunc(refs["propensity"])
         segmenter = tracking.load_sklearn(refs["segmenter"])
-    with stage(f"score {len(feats)} customers"):
-        churn = np.asarray(churn_model.predict(_model_input(churn_model, feats, "churn")))[:, 1]
-        purchase = np.asarray(purchase_model.predict(_model_input(purchase_model, feats, "propensity")))[:, 1]
+    with stage(f"score {len(feats):,} customers"):
+        churn = _probabilities(churn_model, feats, "churn")
+        purchase = _probabilities(purchase_model, feats, "propensity")
+        drift = _drift(cfg, refs["propensity"], feats)
         ids = segmenter.predict(feats)
         versions = ",".join(f"{r.name}:{r.version}" for r in refs.values())
         run_ids = ",".join(sorted({r.run_id for r in refs.values()}))
@@ -96,23 +142,44 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             run_id=run_ids,
             cfg=cfg.scoring,
         )
+        summary_rows = segment_summary(table)
+    not_scored = report.customers - len(table)  # customers with no purchase on or before the date
+    attributes = None
+    if cfg.output.export_attributes:
+        names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
+        attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
+    root = Path(cfg.output.root)
     url = database_url(cfg)
-    dataset = Path(cfg.output.root) / "segment_table"
-    previous = outputs.previous_partition(dataset, when)
-    with stage("write segment table"):
-        path = outputs.write_partition(table, dataset, when)
-        outputs.write_database(table, url, cfg.output.table, when)
-    html = score_summary(table, when, *(previous[::-1] if previous else (None, None)))
-    summary = outputs.write_text(Path(cfg.output.root) / "reports" / f"score-{when}.html", html)
+    with stage("write outputs"), outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
+        previous = outputs.previous_partition(root / "segment_table", when)
+        path = outputs.write_partition(table, outputs.inside(root, "segment_table"), when)
+        outputs.write_partition(summary_rows, outputs.inside(root, "segment_summary"), when)
+        outputs.write_database(
+            {cfg.output.table: table, cfg.output.summary_table: summary_rows}, url, when, cfg.output.db_schema
+        )
+        exports = outputs.write_exports(table, attributes, root, when) if cfg.output.exports else None
+        html = score_summary(
+            table,
+            when,
+            *(previous[::-1] if previous else (None, None)),
+            drift=drift,
+            drift_warn=cfg.scoring.drift_warn_psi,
+            not_scored=not_scored,
+        )
+        summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
     with tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}):
         tracking.log_metrics(
             {
                 "customers": len(table),
+                "not_scored": not_scored,
                 "mean_churn_probability": float(churn.mean()),
                 "mean_purchase_probability": float(purchase.mean()),
+                "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
             },
             prefix="score_",
         )
+        tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
         tracking.log_json(report.to_dict(), "data_report.json")
+        tracking.log_frame(summary_rows, "segment_summary.csv")
         tracking.log_text(html, "summary.html")
-    return ScoreResult(when, len(table), path, url, table, report, summary)
+    return ScoreResult(when, len(table), path, url, table, report, summary, not_scored, drift, exports)

@@ -79,3 +79,31 @@ def segment_table(
         }
     )
     return table.sort_values("customer_id", kind="stable").reset_index(drop=True)[list(COLUMNS)]
+
+
+SCHEMES = ("rfm_segment", "lifecycle_stage", "cluster_name")
+
+
+def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Per scheme and segment: customers, shares, mean probabilities and expected buyers in the horizon."""
+    revenue = table["monetary"].clip(lower=0)
+    total = revenue.sum() or 1.0
+    parts = []
+    for scheme in SCHEMES:
+        g = table.assign(_rev=revenue).groupby(scheme, sort=True)
+        part = g.agg(
+            customers=("customer_id", "size"),
+            revenue=("_rev", "sum"),
+            mean_churn_probability=("churn_probability", "mean"),
+            mean_purchase_probability=("purchase_probability", "mean"),
+            expected_buyers=("purchase_probability", "sum"),
+        ).reset_index(names="segment")
+        part.insert(0, "scheme", scheme)
+        part.insert(3, "share", part["customers"] / len(table))
+        part.insert(5, "revenue_share", part.pop("revenue") / total)
+        parts.append(part)
+    out = pd.concat(parts, ignore_index=True)
+    out.insert(0, "score_date", table["score_date"].iloc[0] if len(table) else None)
+    out["model_versions"] = table["model_versions"].iloc[0] if len(table) else ""
+    out["run_id"] = table["run_id"].iloc[0] if len(table) else ""
+    return out

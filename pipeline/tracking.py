@@ -174,3 +174,11 @@ def load_pyfunc(ref: RegisteredModel) -> Any:
 def load_sklearn(ref: RegisteredModel) -> Any:
     """Load a registered version as the original scikit-learn object."""
     return mlflow.sklearn.load_model(f"models:/{ref.name}/{ref.version}")
+
+
+def load_run_json(run_id: str, artifact_file: str) -> Any | None:
+    """A JSON artifact of a run, or None when the run has no such artifact."""
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+    except (MlflowException, OSError):
+        return None

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import yaml
 
+from features import catalogue
 from features.customer import customer_features
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
 from models.segments import rule_based_segments
 from models.training import TargetResult, fit_target
-from pipeline import plots, segmenting, tracking
+from pipeline import drift, plots, segmenting, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config, flatten
 from pipeline.outputs import write_text
@@ -37,7 +38,7 @@ class TrainResult:
     report_path: Path
 
 
-def _log_target(exp: str, result: TargetResult, cfg: Config) -> tuple[int, dict]:
+def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: dict) -> tuple[int, dict]:
     t = result.target
     figures = {
         f"plots/{t}_roc_pr.png": plots.roc_pr(result.y_val, result.scores, t),
@@ -50,6 +51,7 @@ def _log_target(exp: str, result: TargetResult, cfg: Config) -> tuple[int, dict]
             tracking.log_metrics(m, prefix=prefix)
         for name, fig in figures.items():
             tracking.log_figure(fig, name)
+        tracking.log_json(drift_reference, "drift_reference.json")  # what `score` compares against
         ref = tracking.log_and_register(
             result.model,
             f"{cfg.tracking.model_prefix}{t}",
@@ -104,6 +106,7 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
     with tracking.run(exp, "train", tags=tags) as run_id:
         tracking.log_params(flatten(cfg))
         tracking.log_json(report.to_dict(), "data_report.json")
+        tracking.log_text(catalogue.markdown(), "feature_catalogue.md")
         tracking.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
         tracking.log_json({"train": plan.train, "validation": plan.validation, "latest": last}, "snapshots.json")
         tracking.log_frame(gaps, "profiles/lifecycle_thresholds.csv")
@@ -129,7 +132,8 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
         for target in TARGETS:
             with stage(f"{target} model"):
                 result = fit_target(snapshots, plan, target, cfg.models.lightgbm)
-                versions[target], model_figures[target] = _log_target(exp, result, cfg)
+                drift_ref = drift.reference(validation, result.features)
+                versions[target], model_figures[target] = _log_target(exp, result, cfg, drift_ref)
                 metrics[target] = result.metrics
         tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})
         with stage("HTML report"):

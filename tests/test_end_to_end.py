@@ -21,6 +21,10 @@ def test_train_logs_and_registers_every_model(trained):
         m = result.metrics[target]["model"]
         assert 0.6 < m["roc_auc"] <= 1.0  # the sample carries real signal
         assert 0 <= m["brier"] < 0.25
+    import mlflow
+
+    names = {a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id)}
+    assert {"data_report.json", "feature_catalogue.md", "report.html", "config.yaml"} <= names
 
 
 def test_score_writes_one_row_per_customer_with_valid_values(trained):
