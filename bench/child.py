@@ -3,7 +3,7 @@
 Each task runs in a fresh process so its peak resident memory (ru_maxrss, which includes DuckDB's native
 threads) is its own. Tasks: `prepare` (load, validate, clean, build orders), `features` (prepare plus the
 customer feature table at the last date), `peer` (pymc-marketing's `rfm_summary` on the same lines, read
-into pandas first, as its users do).
+into pandas first, as its users do), `train` and `score` (the whole command on a config file).
 """
 
 from __future__ import annotations
@@ -43,6 +43,23 @@ def run(task: str, path: str) -> dict:
             _, last = data_span(con)
             feats = customer_features(con, [last], horizon_days=cfg.time.horizon_days)
             out["feature_columns"] = feats.shape[1] - 2
+    elif task in ("train", "score"):  # PATH is a config file
+        from pipeline.config import load_config
+        from pipeline.progress import set_quiet
+
+        set_quiet(True)
+        cfg = load_config(Path(path))
+        start = time.perf_counter()
+        if task == "train":
+            from pipeline.train import train
+
+            result = train(cfg, Path(path))
+            out = {"rows": result.report.rows_in, "customers": result.report.customers}
+        else:
+            from pipeline.score import score
+
+            result = score(cfg)
+            out = {"rows": result.report.rows_in, "customers": result.rows, "not_scored": result.not_scored}
     elif task == "peer":
         import pandas as pd
 

@@ -60,6 +60,12 @@ CATALOGUE: tuple[Feature, ...] = (
         "in earlier years",
         "ratio 0-1",
     ),
+    Feature(
+        "cutoff_month",
+        "Timing",
+        "calendar month of the cutoff: the season of the coming horizon, learnt from earlier snapshots",
+        "month 1-12",
+    ),
     Feature("distinct_products", "Basket", "distinct products bought", "products", needs="product_id"),
     Feature("distinct_categories", "Basket", "distinct product categories bought", "categories", needs="category"),
     Feature(

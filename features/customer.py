@@ -106,7 +106,8 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
         {"items / frequency AS items_per_order," if "items" in orders_cols else ""}
         returned / nullif(gross, 0) AS return_rate,
         {"discount / nullif(gross, 0) AS discount_share," if "discount" in orders_cols else ""}
-        weekend_share, same_season_share{product_cols}{", country" if country else ""}
+        weekend_share, same_season_share,
+        CAST(month(cutoff) AS DOUBLE) AS cutoff_month{product_cols}{", country" if country else ""}
     FROM pa JOIN oa USING (cutoff, customer_id) {product_join}
     ORDER BY cutoff, customer_id
     """

@@ -10,7 +10,6 @@ from pipeline.config import LifecycleConfig, RfmRule
 
 STAGES = ("new", "one_time", "repeat", "loyal")
 ACTIVITY = ("active", "at_risk", "lapsed")
-BUCKET_OF_STAGE = {"new": "one", "one_time": "one", "repeat": "repeat", "loyal": "loyal"}
 
 
 def assign_rfm_segments(scores: pd.DataFrame, rules: list[RfmRule]) -> pd.Series:
@@ -51,8 +50,10 @@ def assign_lifecycle(
     stage = np.select(
         [tenure < cfg.new_days, freq <= 1, freq < cfg.loyal_orders], ["new", "one_time", "repeat"], "loyal"
     )
-    active = np.array([thresholds[BUCKET_OF_STAGE[s]][0] for s in stage])
-    at_risk = np.array([thresholds[BUCKET_OF_STAGE[s]][1] for s in stage])
+    # thresholds follow the order count: recency is the still-open gap after the customer's n-th order
+    bucket = np.select([freq <= 1, freq < cfg.loyal_orders], ["one", "repeat"], "loyal")
+    active = np.array([thresholds[b][0] for b in bucket])
+    at_risk = np.array([thresholds[b][1] for b in bucket])
     activity = np.select([rec <= active, rec <= at_risk], ["active", "at_risk"], "lapsed")
     return pd.Series(np.char.add(np.char.add(stage.astype(str), "_"), activity.astype(str)), index=features.index)
 

@@ -11,6 +11,8 @@ from sklearn.pipeline import Pipeline
 
 from features.customer import model_feature_columns
 from features.snapshots import SnapshotPlan
+from models import bgnbd as bgnbd_model
+from models.calibration import calibrate
 from models.classifiers import fit_classifier, predict_positive
 from models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline
 from pipeline.config import LightGBMConfig
@@ -32,6 +34,8 @@ class TargetResult:
     metrics: dict[str, dict[str, float]]
     X_example: pd.DataFrame
     rows: dict[str, int] = field(default_factory=dict)
+    calibration: dict[str, float | str] = field(default_factory=dict)
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
@@ -39,23 +43,52 @@ def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
     return snapshots[snapshots[LABEL[target]].notna()]
 
 
-def fit_target(snapshots: pd.DataFrame, plan: SnapshotPlan, target: Target, cfg: LightGBMConfig) -> TargetResult:
-    """Train on the plan's training cutoffs; early-stop and evaluate on its validation cutoffs."""
+def _split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A fixed fifth of the customers, across every training cutoff, tunes (early stopping, calibration).
+
+    Split by customer, never by row: consecutive snapshots of one customer share most of their label
+    window, so a booster that saw a customer's earlier snapshots has as good as seen the label of a
+    later one, and a tuning set made of them would stop late and calibrate over-confidently. The
+    validation snapshot is never seen before it is scored.
+    """
+    bucket = pd.util.hash_pandas_object(train["customer_id"], index=False).to_numpy() % 1000
+    held = bucket < int(1000 * share)
+    return train[~held], train[held]
+
+
+def fit_target(
+    snapshots: pd.DataFrame, plan: SnapshotPlan, target: Target, cfg: LightGBMConfig, *, bgnbd: bool = True
+) -> TargetResult:
+    """Fit on the training cutoffs, tune on the latest of them, evaluate on the untouched validation cutoffs."""
     rows = target_rows(snapshots, target)
     train = rows[rows["cutoff"].isin(plan.train)]
     val = rows[rows["cutoff"].isin(plan.validation)]
     features = [c for c in model_feature_columns(rows) if c not in LABEL_COLUMNS]
-    y_train, y_val = train[LABEL[target]].astype(int), val[LABEL[target]].astype(int)
-    if y_train.nunique() < 2 or y_val.nunique() < 2:
-        raise ValueError(f"{target}: both classes are needed in training and validation snapshots")
-    model = fit_classifier(train[features], y_train, val[features], y_val, cfg)
+    fit_rows, tune_rows = _split_tuning(train)
+    label = LABEL[target]
+    for name, part in (("training", fit_rows), ("tuning", tune_rows), ("validation", val)):
+        if part[label].nunique() < 2:
+            raise ValueError(f"{target}: both classes are needed in the {name} rows")
+    booster = fit_classifier(
+        fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int), cfg
+    )
+    model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))
+    y_train = train[label].astype(int)
     rfm_lr, rfm_cols = fit_rfm_logistic(train, y_train)
     scores = {
         "model": predict_positive(model, val[features]).to_numpy(),
         "recency_rank": recency_baseline(val, positive_is_recent=target == "propensity"),
         "rfm_logistic": rfm_lr.predict_proba(val[rfm_cols].to_numpy(dtype=float))[:, 1],
     }
-    y = y_val.to_numpy()
+    notes = {}
+    if bgnbd and bgnbd_model.available():
+        everyone = snapshots[snapshots["cutoff"].isin(plan.validation)]  # unsupervised: all customers at t
+        p_buy = bgnbd_model.purchase_probability(everyone, val, plan.horizon_days)
+        scores["bgnbd"] = p_buy if target == "propensity" else 1.0 - p_buy
+    elif bgnbd:
+        notes["bgnbd"] = "pymc-marketing is not installed (pip install -e '.[bench]'): BG/NBD baseline skipped"
+    y = val[label].to_numpy(dtype=int)
+    inner = booster.named_steps["model"]
     return TargetResult(
         target=target,
         model=model,
@@ -65,10 +98,11 @@ def fit_target(snapshots: pd.DataFrame, plan: SnapshotPlan, target: Target, cfg:
         metrics={name: binary_metrics(y, p) for name, p in scores.items()},
         X_example=train[features].head(200),
         rows={
-            "train_rows": len(train),
+            "train_rows": len(fit_rows),
+            "tuning_rows": len(tune_rows),
             "validation_rows": len(val),
-            "best_iteration": int(
-                model.named_steps["model"].best_iteration_ or model.named_steps["model"].n_estimators
-            ),
+            "best_iteration": int(inner.best_iteration_ or inner.n_estimators),
         },
+        calibration=calibration,
+        notes=notes,
     )

@@ -136,7 +136,9 @@ class TimeConfig(Strict):
     horizon_days: int = Field(90, gt=0, description="N and H: label window after the cutoff")
     churn_lookback_days: int = Field(365, gt=0, description="L: active-customer window before the cutoff")
     snapshot_step_days: int = Field(14, gt=0, description="days between stacked training cutoffs")
-    train_snapshots: int = Field(12, ge=1, le=200, description="how many training cutoffs to stack")
+    train_snapshots: int = Field(
+        30, ge=1, le=200, description="how many training cutoffs to stack (30 x 14 days: over a year, every season)"
+    )
     validation_snapshots: int = Field(1, ge=1, le=10, description="latest labelled cutoffs held out")
 
 

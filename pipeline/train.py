@@ -46,6 +46,9 @@ def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: di
     }
     with tracking.run(exp, t, nested=True):
         tracking.log_params({f"{t}_{k}": v for k, v in result.rows.items()} | {f"{t}_features": len(result.features)})
+        tracking.log_params({f"{t}_calibration": result.calibration.get("method", "none")})
+        tracking.log_metrics({k: v for k, v in result.calibration.items() if isinstance(v, float)}, prefix=f"{t}_")
+        tracking.set_tags({f"{t}_note_{k}": v for k, v in result.notes.items()})
         for name, m in result.metrics.items():
             prefix = f"{t}_val_" if name == "model" else f"{t}_baseline_{name}_val_"
             tracking.log_metrics(m, prefix=prefix)
