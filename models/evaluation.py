@@ -62,3 +62,11 @@ def fit_rfm_logistic(X: pd.DataFrame, y: pd.Series):
         FunctionTransformer(lambda d: np.sign(d) * np.log1p(np.abs(d))), StandardScaler(), LogisticRegression()
     )
     return model.fit(X[cols].to_numpy(dtype=float), y), cols
+
+
+LOWER_IS_BETTER = {"brier", "log_loss", "ece"}
+
+
+def challenger_wins(metric: str, new: float, champion: float) -> bool:
+    """Whether the new model matches or beats the champion on `metric` (ties go to the newer model)."""
+    return new <= champion if metric in LOWER_IS_BETTER else new >= champion

@@ -36,6 +36,7 @@ class TargetResult:
     rows: dict[str, int] = field(default_factory=dict)
     calibration: dict[str, float | str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
+    X_val: pd.DataFrame | None = None  # the validation rows, to re-score the current champion on
 
 
 def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
@@ -105,4 +106,5 @@ def fit_target(
         },
         calibration=calibration,
         notes=notes,
+        X_val=val[features],
     )

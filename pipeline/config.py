@@ -12,7 +12,7 @@ import os
 import re
 import zoneinfo
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -268,6 +268,9 @@ class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
     lightgbm: LightGBMConfig = LightGBMConfig()
+    champion_metric: Literal["pr_auc", "roc_auc", "brier", "log_loss", "ece"] = Field(
+        "pr_auc", description="validation metric a new model must match or beat to take the `champion` alias"
+    )
 
 
 class TrackingConfig(Strict):

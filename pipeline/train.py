@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 from features import catalogue
@@ -12,11 +13,13 @@ from features.customer import customer_features
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
+from models.evaluation import binary_metrics, challenger_wins
 from models.segments import rule_based_segments
 from models.training import TargetResult, fit_target
 from pipeline import drift, plots, segmenting, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config, flatten
+from pipeline.errors import ModelRegistryError
 from pipeline.outputs import write_text
 from pipeline.prepare import connect, data_span, prepare
 from pipeline.progress import stage
@@ -38,6 +41,24 @@ class TrainResult:
     report_path: Path
 
 
+def _challenge(result: TargetResult, cfg: Config) -> tuple[bool, str]:
+    """Re-score the current champion on the new validation rows; the new model takes over if it is as good."""
+    metric = cfg.models.champion_metric
+    new = result.metrics["model"][metric]
+    name = f"{cfg.tracking.model_prefix}{result.target}"
+    try:
+        ref = tracking.champion(name, tracking.tracking_uri(cfg.tracking))
+    except ModelRegistryError:
+        return True, f"first model: no champion to beat ({metric} {new:.4f})"
+    model = tracking.load_pyfunc(ref)
+    cols = model.metadata.get_input_schema().input_names()
+    if not set(cols) <= set(result.X_val.columns):
+        return True, f"new model wins: champion v{ref.version} cannot score today's features (inputs changed)"
+    old = binary_metrics(result.y_val, np.asarray(model.predict(result.X_val[cols]))[:, 1])[metric]
+    verdict = "new model wins" if challenger_wins(metric, new, old) else f"champion v{ref.version} kept"
+    return challenger_wins(metric, new, old), f"{verdict}: {metric} {new:.4f} vs champion {old:.4f} ({new - old:+.4f})"
+
+
 def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: dict) -> tuple[int, dict]:
     t = result.target
     figures = {
@@ -55,14 +76,17 @@ def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: di
         for name, fig in figures.items():
             tracking.log_figure(fig, name)
         tracking.log_json(drift_reference, "drift_reference.json")  # what `score` compares against
+        wins, decision = _challenge(result, cfg)
+        tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
         ref = tracking.log_and_register(
             result.model,
             f"{cfg.tracking.model_prefix}{t}",
             result.X_example,
             predict_fn="predict_proba",
-            set_champion=True,
+            set_champion=wins,
         )
     tracking.log_metrics(result.metrics["model"], prefix=f"{t}_val_")  # on the parent too, for comparing runs
+    tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
     return ref.version, figures
 
 

@@ -32,8 +32,16 @@ def test_score_writes_one_row_per_customer_with_valid_values(trained):
     result = score(cfg)
     table = pd.read_parquet(result.parquet)
     raw = pd.concat([pd.read_parquet(f) for f in SAMPLE.glob("*.parquet")])
-    buyers = raw[raw["Customer ID"].notna() & ~raw["StockCode"].isin(NON_PRODUCT) & (raw["Price"] > 0)
-                 & (raw["Quantity"] > 0)]["Customer ID"].astype("int64").astype(str)
+    buyers = (
+        raw[
+            raw["Customer ID"].notna()
+            & ~raw["StockCode"].isin(NON_PRODUCT)
+            & (raw["Price"] > 0)
+            & (raw["Quantity"] > 0)
+        ]["Customer ID"]
+        .astype("int64")
+        .astype(str)
+    )
     assert len(table) == result.rows == table["customer_id"].nunique() == buyers.nunique()
     assert set(table["customer_id"]) == set(buyers)
     for col in ("churn_probability", "purchase_probability"):
@@ -66,7 +74,10 @@ def test_cli_runs_from_another_folder_and_reports_bad_config(tmp_path):
     bad.write_text("data:\n  source: x.parquet\n  columns: {customer_id: a, timestamp: b, amount: c}\n  colums: {}\n")
     proc = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "validate", "--config", str(bad)],
-        cwd=tmp_path, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     assert proc.returncode == 2
     assert "data.colums: unknown key" in proc.stderr
@@ -90,3 +101,24 @@ def test_a_retrain_matches_cluster_ids_to_the_champion_and_logs_profiles(trained
     rfm = pd.read_csv(os.path.join(profile_dir, "rfm_segments.csv"))
     assert {"share", "revenue_share", "purchase_rate_at_validation", "churn_rate_at_validation"} <= set(rfm.columns)
     assert rfm["share"].sum() == pytest.approx(1.0)
+
+
+def test_a_weaker_model_stays_a_challenger(trained, tmp_path):
+    import mlflow
+
+    folder, cfg, _ = trained
+    client = mlflow.tracking.MlflowClient()
+    before = client.get_model_version_by_alias("propensity", "champion").version
+    weak = cfg.model_copy(
+        update={
+            "models": cfg.models.model_copy(
+                update={"lightgbm": cfg.models.lightgbm.model_copy(update={"n_estimators": 1, "num_leaves": 2})}
+            )
+        }
+    )
+    result = train(weak, folder / "config.yaml")
+    assert result.versions["propensity"] > int(before)  # registered ...
+    assert client.get_model_version_by_alias("propensity", "champion").version == before  # ... not promoted
+    tags = client.get_run(result.run_id).data.tags
+    assert tags["propensity_is_champion"] == "false"
+    assert tags["propensity_champion_decision"].startswith(f"champion v{before} kept: pr_auc")
