@@ -25,7 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Predictive customer segmentation: train, score and inspect.",
 )
-out = Console(highlight=False)
+out = Console(highlight=False, soft_wrap=True)
 
 ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.sub=value (repeatable).")]
@@ -45,6 +45,8 @@ def _date(value: str | None, option: str) -> date | None:
 
 def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False) -> Config:
     set_quiet(quiet)
+    import mlflow  # noqa: F401 - mlflow sets its loggers up on import: import first, then quieten them
+
     level = logging.INFO if verbose else logging.WARNING  # MLflow's INFO lines drown the stage lines
     for name in ("mlflow", "alembic"):
         logging.getLogger(name).setLevel(level)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
+import logging
 import os
 import subprocess
 from collections.abc import Iterator
@@ -136,7 +138,18 @@ def log_and_register(
     signature = infer_signature(example, output)
     # skops (no pickle) is the storage format; we trust exactly the types this model is built of
     trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    info = mlflow.sklearn.log_model(
+    # MLflow prints "Successfully registered model ..." straight to stderr; keep it only when verbose
+    quiet = not logging.getLogger("mlflow").isEnabledFor(logging.INFO)
+    with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
+        info = _log_model(model, name, signature, example, predict_fn, trusted)
+    version = int(info.registered_model_version)
+    if set_champion:
+        MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
+    return RegisteredModel(name, version, mlflow.active_run().info.run_id)
+
+
+def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, predict_fn: str, trusted: list[str]):
+    return mlflow.sklearn.log_model(
         sk_model=model,
         name=name,
         signature=signature,
@@ -146,10 +159,6 @@ def log_and_register(
         serialization_format="skops",
         skops_trusted_types=trusted,
     )
-    version = int(info.registered_model_version)
-    if set_champion:
-        MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
-    return RegisteredModel(name, version, mlflow.active_run().info.run_id)
 
 
 def champion(name: str, uri: str) -> RegisteredModel:
