@@ -31,6 +31,16 @@ import sqlalchemy as sa
 
 from pipeline.errors import InputError, UserError
 
+EXPORT_COLUMNS = (
+    "customer_id",
+    "rfm_segment",
+    "lifecycle_stage",
+    "cluster_name",
+    "churn_probability",
+    "purchase_probability",
+    "churn_risk",
+    "propensity_decile",
+)  # plus only the customer attributes the config lists
 PAUSE_ENV = "SEGMENT_TEST_PAUSE_BEFORE_SWAP"  # test hook: seconds to wait with new outputs staged
 
 
@@ -150,17 +160,7 @@ def write_exports(table: pd.DataFrame, attributes: pd.DataFrame | None, root: Pa
     final.parent.mkdir(parents=True, exist_ok=True)
     _repair(final)
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
-    cols = [
-        "customer_id",
-        "rfm_segment",
-        "lifecycle_stage",
-        "cluster_name",
-        "churn_probability",
-        "purchase_probability",
-        "churn_risk",
-        "propensity_decile",
-    ]
-    rows = table[cols]
+    rows = table[list(EXPORT_COLUMNS)]
     if attributes is not None and len(attributes.columns) > 1:
         rows = rows.merge(attributes, on="customer_id", how="left")
     try:

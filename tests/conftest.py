@@ -7,16 +7,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from bench.generate import COLUMNS
 from pipeline.config import Config, load_config
 from pipeline.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
 SHARED = REPO.parent / "shared" / "data" / "online_retail_ii"
-RETAIL_COLUMNS = {
-    "customer_id": "Customer ID", "timestamp": "InvoiceDate", "order_id": "Invoice", "quantity": "Quantity",
-    "unit_price": "Price", "product_id": "StockCode", "country": "Country",
-}
+RETAIL_COLUMNS = dict(COLUMNS)  # the Online Retail II layout, as the generator writes it
 
 
 def write_config(folder: Path, data: dict, **sections) -> Path:

@@ -7,7 +7,7 @@ import pandas as pd
 from features.catalogue import CATALOGUE, DOC, markdown
 from features.customer import KEYS, customer_features
 from pipeline.prepare import connect, prepare
-from tests.conftest import lines_frame
+from tests.conftest import RETAIL_COLUMNS, lines_frame
 
 ROWS = [
     ("A", "2021-01-01 10:00", "1", "P1", 2, 5.0),
@@ -25,17 +25,7 @@ def _columns(tiny_config, frame: pd.DataFrame, columns: dict) -> list[str]:
 
 def test_catalogue_lists_exactly_what_the_query_produces_with_every_column_mapped(tiny_config):
     frame = lines_frame(ROWS).assign(Category=["mugs", "cards", "mugs"], Discount=[1.0, 0.0, 0.5])
-    columns = {
-        "customer_id": "Customer ID",
-        "timestamp": "InvoiceDate",
-        "order_id": "Invoice",
-        "quantity": "Quantity",
-        "unit_price": "Price",
-        "product_id": "StockCode",
-        "category": "Category",
-        "country": "Country",
-        "discount": "Discount",
-    }
+    columns = RETAIL_COLUMNS | {"category": "Category", "discount": "Discount"}
     got = _columns(tiny_config, frame, columns)
     assert got == [f.name for f in CATALOGUE if f.table == "features"]
 

@@ -87,7 +87,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 from features.rfm import quintile_score  # noqa: E402
 from pipeline.config import load_config  # noqa: E402
-from tests.conftest import write_config  # noqa: E402
+from tests.conftest import RETAIL_COLUMNS, write_config  # noqa: E402
 
 START = pd.Timestamp("2021-01-01")
 line = st.tuples(
@@ -107,21 +107,12 @@ def _lines(rows) -> pd.DataFrame:
 def _features_of(frame: pd.DataFrame, cutoff: date) -> pd.DataFrame:
     with tempfile.TemporaryDirectory() as folder:
         frame.to_parquet(Path(folder) / "l.parquet", index=False)
-        cfg = load_config(write_config(Path(folder), {"source": f"{folder}/l.parquet", "columns": _COLUMNS}))
+        cfg = load_config(write_config(Path(folder), {"source": f"{folder}/l.parquet", "columns": RETAIL_COLUMNS}))
         con = connect()
         prepare(con, cfg.data)
         return customer_features(con, [cutoff], horizon_days=90)
 
 
-_COLUMNS = {
-    "customer_id": "Customer ID",
-    "timestamp": "InvoiceDate",
-    "order_id": "Invoice",
-    "quantity": "Quantity",
-    "unit_price": "Price",
-    "product_id": "StockCode",
-    "country": "Country",
-}
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
