@@ -70,3 +70,20 @@ LOWER_IS_BETTER = {"brier", "log_loss", "ece"}
 def challenger_wins(metric: str, new: float, champion: float) -> bool:
     """Whether the new model matches or beats the champion on `metric` (ties go to the newer model)."""
     return new <= champion if metric in LOWER_IS_BETTER else new >= champion
+
+
+def shap_importance(booster, X: pd.DataFrame) -> pd.Series:
+    """Mean |SHAP value| per input feature (LightGBM's own `pred_contrib`), largest first."""
+    pre, model = booster.named_steps["pre"], booster.named_steps["model"]
+    Xt = pre.transform(X)
+    contrib = model.booster_.predict(Xt, pred_contrib=True, num_iteration=model.best_iteration_)
+    values = np.abs(np.asarray(contrib)[:, :-1]).mean(axis=0)  # the last column is the bias
+    return pd.Series(values, index=list(Xt.columns)).sort_values(ascending=False)
+
+
+def cumulative_gain(y: np.ndarray, p: np.ndarray, bins: int = 10) -> np.ndarray:
+    """Share of all positives captured in the top 10%, 20%, ... of customers by score."""
+    order = np.argsort(-np.asarray(p), kind="stable")
+    hits = np.cumsum(np.asarray(y)[order])
+    cuts = np.ceil(np.arange(1, bins + 1) / bins * len(order)).astype(int) - 1
+    return hits[cuts] / max(hits[-1], 1)

@@ -14,7 +14,7 @@ from features.snapshots import SnapshotPlan
 from models import bgnbd as bgnbd_model
 from models.calibration import calibrate
 from models.classifiers import fit_classifier, predict_positive
-from models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline
+from models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from pipeline.config import LightGBMConfig
 
 Target = Literal["churn", "propensity"]
@@ -37,6 +37,8 @@ class TargetResult:
     calibration: dict[str, float | str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     X_val: pd.DataFrame | None = None  # the validation rows, to re-score the current champion on
+    booster: Pipeline | None = None  # the uncalibrated preprocessing + LightGBM, for SHAP values
+    importance: pd.Series | None = None  # mean |SHAP| per feature on the validation rows
 
 
 def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
@@ -107,4 +109,6 @@ def fit_target(
         calibration=calibration,
         notes=notes,
         X_val=val[features],
+        booster=booster,
+        importance=shap_importance(booster, val[features]),
     )

@@ -28,11 +28,13 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; }
 img { max-width: 100%; margin: .4rem 0; border: 1px solid #eee; }
 .meta { color: #666; font-size: .9rem; } .warn { color: #a40; } .scroll { overflow-x: auto; }
+pre.card { background: #f8f8f8; padding: .8rem; white-space: pre-wrap; font-size: .85rem; }
 </style></head><body>
 <h1>{{ title }}</h1>
 <p class="meta">{{ subtitle }} &middot; generated {{ generated }}</p>
 {% for s in sections %}
 <section id="{{ s.anchor }}"><h2>{{ s.title }}</h2>
+{% if s.markdown %}<pre class="card">{{ s.markdown }}</pre>{% endif %}
 {% for p in s.notes %}<p{% if p.startswith('warning') %} class="warn"{% endif %}>{{ p }}</p>{% endfor %}
 {% for caption, t in s.tables %}
 {% if caption %}<h3>{{ caption }}</h3>{% endif %}<div class="scroll">{{ t | safe }}</div>
@@ -53,6 +55,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     tables: list[tuple[str, str]] = field(default_factory=list)
     images: list[tuple[str, str]] = field(default_factory=list)
+    markdown: str = ""  # shown as preformatted text (a model card)
 
     @property
     def anchor(self) -> str:  # noqa: D102

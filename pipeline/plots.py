@@ -91,3 +91,28 @@ def segment_counts(counts: pd.DataFrame) -> plt.Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def gain(y: np.ndarray, scores: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """Cumulative gain by decile: share of all positives found in the top k deciles, per model."""
+    from models.evaluation import cumulative_gain
+
+    fig, ax = plt.subplots(figsize=(5, 4))
+    x = np.arange(0, 101, 10)
+    for name, p in scores.items():
+        ax.plot(x, np.r_[0, cumulative_gain(y, p)] * 100, marker="o", ms=3, label=name)
+    ax.plot([0, 100], [0, 100], ls=":", c="grey", label="random")
+    ax.set(xlabel="customers contacted (%, best first)", ylabel="positives captured (%)", title=f"{title}: gain")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def importance(values: pd.Series, title: str, top: int = 15) -> plt.Figure:
+    """Mean |SHAP| per feature, the top ones."""
+    v = values.head(top)[::-1]
+    fig, ax = plt.subplots(figsize=(6, 0.3 * len(v) + 1.2))
+    ax.barh(v.index, v.to_numpy())
+    ax.set(xlabel="mean |SHAP value| (log-odds)", title=f"{title}: feature importance")
+    fig.tight_layout()
+    return fig

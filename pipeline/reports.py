@@ -25,6 +25,7 @@ def train_report(
     metrics: dict[str, dict[str, dict[str, float]]],
     model_figures: dict[str, dict[str, Any]],
     experiment: str,
+    cards: dict[str, str] | None = None,
 ) -> str:
     """Data report, segment profiles with plots, each model against its baselines."""
     data = Section("Data").table(data_report_table(report.to_dict()))
@@ -46,6 +47,8 @@ def train_report(
     for target, by_model in metrics.items():
         s = Section(f"{target.capitalize()} model")
         s.notes.append("Validation snapshot; baselines are scored on the same customers.")
+        if cards and target in cards:
+            s.markdown = cards[target]
         s.table(metrics_table(by_model))
         for name, fig in model_figures.get(target, {}).items():
             s.figure(fig, name)

@@ -13,6 +13,7 @@ from features.customer import customer_features
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
+from models.card import model_card
 from models.evaluation import binary_metrics, challenger_wins
 from models.segments import rule_based_segments
 from models.training import TargetResult, fit_target
@@ -59,11 +60,15 @@ def _challenge(result: TargetResult, cfg: Config) -> tuple[bool, str]:
     return challenger_wins(metric, new, old), f"{verdict}: {metric} {new:.4f} vs champion {old:.4f} ({new - old:+.4f})"
 
 
-def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: dict) -> tuple[int, dict]:
+def _log_target(
+    exp: str, result: TargetResult, cfg: Config, drift_reference: dict, plan: SnapshotPlan
+) -> tuple[int, dict, str]:
     t = result.target
     figures = {
         f"plots/{t}_roc_pr.png": plots.roc_pr(result.y_val, result.scores, t),
         f"plots/{t}_calibration.png": plots.calibration(result.y_val, result.scores["model"], t),
+        f"plots/{t}_gain.png": plots.gain(result.y_val, result.scores, t),
+        f"plots/{t}_shap_importance.png": plots.importance(result.importance, t),
     }
     with tracking.run(exp, t, nested=True):
         tracking.log_params({f"{t}_{k}": v for k, v in result.rows.items()} | {f"{t}_features": len(result.features)})
@@ -76,6 +81,10 @@ def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: di
         for name, fig in figures.items():
             tracking.log_figure(fig, name)
         tracking.log_json(drift_reference, "drift_reference.json")  # what `score` compares against
+        tracking.log_frame(
+            result.importance.rename("mean_abs_shap").rename_axis("feature").reset_index(),
+            f"{t}_feature_importance.csv",
+        )
         wins, decision = _challenge(result, cfg)
         tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
         ref = tracking.log_and_register(
@@ -85,9 +94,12 @@ def _log_target(exp: str, result: TargetResult, cfg: Config, drift_reference: di
             predict_fn="predict_proba",
             set_champion=wins,
         )
+        card = model_card(t, plan, result, cfg.time.churn_lookback_days, ref.version)
+        card += f"\n**Registry.** {decision}\n"
+        tracking.log_text(card, "model_card.md")
     tracking.log_metrics(result.metrics["model"], prefix=f"{t}_val_")  # on the parent too, for comparing runs
     tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
-    return ref.version, figures
+    return ref.version, figures, card
 
 
 def train(cfg: Config, config_path: Path) -> TrainResult:
@@ -155,17 +167,26 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             example = latest[list(seg.features)]
             version, seg_figures = segmenting.log_segments(exp, seg, stability, tables, example, cfg)
             versions = {"segmenter": version}
-        metrics, model_figures = {}, {}
+        metrics, model_figures, cards = {}, {}, {}
         for target in TARGETS:
             with stage(f"{target} model"):
                 result = fit_target(snapshots, plan, target, cfg.models.lightgbm)
                 drift_ref = drift.reference(validation, result.features)
-                versions[target], model_figures[target] = _log_target(exp, result, cfg, drift_ref)
+                versions[target], model_figures[target], cards[target] = _log_target(exp, result, cfg, drift_ref, plan)
                 metrics[target] = result.metrics
         tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})
         with stage("HTML report"):
             html = train_report(
-                run_id, report, plan, tables, seg_figures, stability, metrics, model_figures, cfg.tracking.experiment
+                run_id,
+                report,
+                plan,
+                tables,
+                seg_figures,
+                stability,
+                metrics,
+                model_figures,
+                cfg.tracking.experiment,
+                cards,
             )
             tracking.log_text(html, "report.html")
             report_path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)

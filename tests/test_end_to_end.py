@@ -25,6 +25,19 @@ def test_train_logs_and_registers_every_model(trained):
 
     names = {a.path for a in mlflow.tracking.MlflowClient().list_artifacts(result.run_id)}
     assert {"data_report.json", "feature_catalogue.md", "report.html", "config.yaml"} <= names
+    client = mlflow.tracking.MlflowClient()
+    exp_id = client.get_run(result.run_id).info.experiment_id
+    child = client.search_runs(
+        [exp_id], f"tags.mlflow.parentRunId = '{result.run_id}' and attributes.run_name = 'propensity'"
+    )
+    files = {a.path for a in client.list_artifacts(child[0].info.run_id)}
+    plots = {a.path for a in client.list_artifacts(child[0].info.run_id, "plots")}
+    assert {"model_card.md", "drift_reference.json", "propensity_feature_importance.csv"} <= files
+    assert {
+        "plots/propensity_gain.png",
+        "plots/propensity_shap_importance.png",
+        "plots/propensity_calibration.png",
+    } <= plots
 
 
 def test_score_writes_one_row_per_customer_with_valid_values(trained):
