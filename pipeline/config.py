@@ -254,8 +254,8 @@ class LightGBMConfig(Strict):
 
     n_estimators: int = Field(1000, ge=1)
     learning_rate: float = Field(0.03, gt=0, le=1)
-    num_leaves: int = Field(15, ge=2)
-    min_child_samples: int = Field(40, ge=1)
+    num_leaves: int = Field(7, ge=2)
+    min_child_samples: int = Field(300, ge=1)
     subsample: float = Field(0.8, gt=0, le=1)
     subsample_freq: int = Field(1, ge=0)
     colsample_bytree: float = Field(0.8, gt=0, le=1)
