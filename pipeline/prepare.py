@@ -33,11 +33,11 @@ def connect(memory_limit: str = MEMORY_LIMIT) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig) -> DataReport:
-    """Create tables `lines` and `orders` in `con`; return the data report."""
+def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig, *, attributes: bool = False) -> DataReport:
+    """Create tables `lines` and `orders` (and `customer_attributes` when asked) in `con`; return the data report."""
     files = load_lines(con, cfg, table="raw_lines")
     report = clean_lines(con, cfg, files, source="raw_lines", table="lines")
-    if cfg.customer_attributes:
+    if attributes and cfg.customer_attributes:  # only scoring exports need them: no extra scan otherwise
         latest = ", ".join(f'arg_max("attr__{a}", "timestamp") AS "{a}"' for a in cfg.customer_attributes)
         con.execute(
             f"""CREATE OR REPLACE TABLE customer_attributes AS SELECT customer_id, {latest}

@@ -100,7 +100,7 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
     """Score every customer with a purchase on or before `score_date` (default: last date in the data)."""
     con = connect()
     with stage("load and clean transactions"):
-        report = prepare(con, cfg.data)
+        report = prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
     first, last = data_span(con)
     when = score_date or last
     if when < first:

@@ -9,14 +9,14 @@ import numpy as np
 import yaml
 
 from features import catalogue
-from features.customer import customer_features
+from features.customer import customer_features, model_feature_columns
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
 from models.card import model_card
 from models.evaluation import binary_metrics, challenger_wins
 from models.segments import rule_based_segments
-from models.training import TargetResult, fit_target
+from models.training import LABEL_COLUMNS, TargetResult, fit_target
 from pipeline import drift, plots, segmenting, tracking
 from pipeline.clean import DataReport
 from pipeline.config import Config, flatten
@@ -168,10 +168,11 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             version, seg_figures = segmenting.log_segments(exp, seg, stability, tables, example, cfg)
             versions = {"segmenter": version}
         metrics, model_figures, cards = {}, {}, {}
+        inputs = [c for c in model_feature_columns(validation) if c not in LABEL_COLUMNS]
+        drift_ref = drift.reference(validation, inputs)  # one reference for both models
         for target in TARGETS:
             with stage(f"{target} model"):
                 result = fit_target(snapshots, plan, target, cfg.models.lightgbm)
-                drift_ref = drift.reference(validation, result.features)
                 versions[target], model_figures[target], cards[target] = _log_target(exp, result, cfg, drift_ref, plan)
                 metrics[target] = result.metrics
         tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})

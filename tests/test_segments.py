@@ -117,7 +117,6 @@ def test_an_extra_cluster_gets_a_fresh_id(sample_features):
     champion = _fit(sample_features, k_min=3, k_max=3)
     bigger = _fit(sample_features, k_min=4, k_max=4, reference=champion)
     assert sorted(bigger.ids_) == [0, 1, 2, 3]
-    assert 3 in bigger.ids_ and bigger.ids_moved_ >= 0
     # the three inherited ids still hold mostly the same customers
     old, new = champion.predict(sample_features), bigger.predict(sample_features)
     kept = new != 3
