@@ -15,7 +15,8 @@ from models import bgnbd as bgnbd_model
 from models.calibration import calibrate
 from models.classifiers import fit_classifier, predict_positive
 from models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
-from pipeline.config import LightGBMConfig
+from models.search import Trial, search
+from pipeline.config import LightGBMConfig, SearchConfig
 
 Target = Literal["churn", "propensity"]
 LABEL = {"churn": "churn_label", "propensity": "purchase_label"}
@@ -39,6 +40,8 @@ class TargetResult:
     X_val: pd.DataFrame | None = None  # the validation rows, to re-score the current champion on
     booster: Pipeline | None = None  # the uncalibrated preprocessing + LightGBM, for SHAP values
     importance: pd.Series | None = None  # mean |SHAP| per feature on the validation rows
+    params: LightGBMConfig | None = None  # the hyperparameters the model was fitted with
+    trials: list[Trial] = field(default_factory=list)  # the search's trials, when one ran
 
 
 def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
@@ -60,9 +63,18 @@ def _split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame
 
 
 def fit_target(
-    snapshots: pd.DataFrame, plan: SnapshotPlan, target: Target, cfg: LightGBMConfig, *, bgnbd: bool = True
+    snapshots: pd.DataFrame,
+    plan: SnapshotPlan,
+    target: Target,
+    cfg: LightGBMConfig,
+    *,
+    search_cfg: SearchConfig | None = None,
+    bgnbd: bool = True,
 ) -> TargetResult:
-    """Fit on the training cutoffs, tune on the latest of them, evaluate on the untouched validation cutoffs."""
+    """Fit on the training cutoffs, tune on held-out customers, evaluate on the untouched validation cutoffs.
+
+    With `search_cfg.trials` > 0 the hyperparameters are searched first (scored on the tuning rows only).
+    """
     rows = target_rows(snapshots, target)
     train = rows[rows["cutoff"].isin(plan.train)]
     val = rows[rows["cutoff"].isin(plan.validation)]
@@ -72,9 +84,11 @@ def fit_target(
     for name, part in (("training", fit_rows), ("tuning", tune_rows), ("validation", val)):
         if part[label].nunique() < 2:
             raise ValueError(f"{target}: both classes are needed in the {name} rows")
-    booster = fit_classifier(
-        fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int), cfg
-    )
+    fit_xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
+    trials: list[Trial] = []
+    if search_cfg is not None and search_cfg.trials:
+        cfg, trials = search(*fit_xy, cfg, search_cfg)
+    booster = fit_classifier(*fit_xy, cfg)
     model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))
     y_train = train[label].astype(int)
     rfm_lr, rfm_cols = fit_rfm_logistic(train, y_train)
@@ -111,4 +125,6 @@ def fit_target(
         X_val=val[features],
         booster=booster,
         importance=shap_importance(booster, val[features]),
+        params=cfg,
+        trials=trials,
     )

@@ -264,10 +264,25 @@ class LightGBMConfig(Strict):
     random_state: int = 0
 
 
+class SearchConfig(Strict):
+    """Optional hyperparameter search with Optuna (the `tune` extra); off while `trials` is 0.
+
+    Trials are scored on the tuning rows, never on the validation snapshot, so the validation metrics of
+    the chosen model stay an honest estimate.
+    """
+
+    trials: int = Field(0, ge=0, description="Optuna trials per model; 0 = use `models.lightgbm` as given")
+    timeout_seconds: float = Field(
+        300, gt=0, description="wall-time bound of the search per model: no trial starts after it"
+    )
+    seed: int = Field(0, description="seed of the TPE sampler")
+
+
 class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
     lightgbm: LightGBMConfig = LightGBMConfig()
+    search: SearchConfig = SearchConfig()
     champion_metric: Literal["pr_auc", "roc_auc", "brier", "log_loss", "ece"] = Field(
         "pr_auc", description="validation metric a new model must match or beat to take the `champion` alias"
     )

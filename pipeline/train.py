@@ -13,6 +13,7 @@ from features.customer import customer_features, model_feature_columns
 from features.gaps import gap_quantiles
 from features.labels import attach_labels, future_buyers
 from features.snapshots import SnapshotPlan, plan_snapshots
+from models import search
 from models.card import model_card
 from models.evaluation import binary_metrics, challenger_wins
 from models.segments import rule_based_segments
@@ -73,6 +74,17 @@ def _log_target(
     with tracking.run(exp, t, nested=True):
         tracking.log_params({f"{t}_{k}": v for k, v in result.rows.items()} | {f"{t}_features": len(result.features)})
         tracking.log_params({f"{t}_calibration": result.calibration.get("method", "none")})
+        tracking.log_params({f"{t}_lgbm_{k}": v for k, v in result.params.model_dump().items()})
+        for trial in result.trials:  # the search, one nested run per trial
+            with tracking.run(exp, f"{t}_trial_{trial.number}", nested=True):
+                tracking.log_params(trial.params)
+                tracking.log_metrics(
+                    {
+                        "tuning_log_loss": trial.tuning_log_loss,
+                        "best_iteration": trial.best_iteration,
+                        "seconds": trial.seconds,
+                    }
+                )
         tracking.log_metrics({k: v for k, v in result.calibration.items() if isinstance(v, float)}, prefix=f"{t}_")
         tracking.set_tags({f"{t}_note_{k}": v for k, v in result.notes.items()})
         for name, m in result.metrics.items():
@@ -104,6 +116,7 @@ def _log_target(
 
 def train(cfg: Config, config_path: Path) -> TrainResult:
     """Run the whole training pipeline and log it as one parent MLflow run with nested stage runs."""
+    search.ensure_available(cfg.models.search)  # before any long work
     con = connect()
     with stage("load and clean transactions"):
         report = prepare(con, cfg.data)
@@ -171,8 +184,9 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
         inputs = [c for c in model_feature_columns(validation) if c not in LABEL_COLUMNS]
         drift_ref = drift.reference(validation, inputs)  # one reference for both models
         for target in TARGETS:
-            with stage(f"{target} model"):
-                result = fit_target(snapshots, plan, target, cfg.models.lightgbm)
+            trials = cfg.models.search.trials
+            with stage(f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")):
+                result = fit_target(snapshots, plan, target, cfg.models.lightgbm, search_cfg=cfg.models.search)
                 versions[target], model_figures[target], cards[target] = _log_target(exp, result, cfg, drift_ref, plan)
                 metrics[target] = result.metrics
         tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})

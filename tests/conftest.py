@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -75,7 +76,10 @@ def trained(tmp_path_factory):
     """One real train on the bundled sample in its own folder and MLflow store, shared by the suite."""
     folder = tmp_path_factory.mktemp("e2e")
     data = {"source": [str(SAMPLE / "*.parquet")], "columns": RETAIL_COLUMNS, "non_product_codes": NON_PRODUCT}
-    path = write_config(folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}})
+    search = {"search": {"trials": 2}} if importlib.util.find_spec("optuna") else {}  # the dev extra has it
+    path = write_config(
+        folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}}, models=search
+    )
     cfg = load_config(path)
     with pytest.MonkeyPatch.context() as mp:  # session fixtures run before the autouse isolation below
         mp.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -59,3 +59,37 @@ def test_cumulative_gain_and_the_champion_rule():
     assert np.all(np.diff(cumulative_gain(y, np.random.default_rng(0).uniform(size=100))) >= 0)
     assert challenger_wins("pr_auc", 0.75, 0.75) and not challenger_wins("pr_auc", 0.74, 0.75)
     assert challenger_wins("brier", 0.18, 0.19) and not challenger_wins("ece", 0.05, 0.04)
+
+
+def test_search_scores_on_tuning_rows_and_starts_from_the_given_config():
+    pytest.importorskip("optuna")
+    from models.search import SPACE, search
+    from pipeline.config import SearchConfig
+
+    X, y = _data(n=3000, seed=3)
+    base = LightGBMConfig(n_estimators=150, num_leaves=2, min_child_samples=1000)  # a poor start: search beats it
+    best, trials = search(X[:2000], y[:2000], X[2000:], y[2000:], base, SearchConfig(trials=6, seed=1))
+    assert [t.number for t in trials] == list(range(6))
+    assert {k: trials[0].params[k] for k in SPACE} == base.model_dump(include=set(SPACE))  # trial 0 is the base
+    winner = min(trials, key=lambda t: t.tuning_log_loss)
+    assert best.model_dump(include=set(SPACE)) == winner.params and winner.number != 0
+    assert best.n_estimators == base.n_estimators  # what is not searched is kept
+    # the reported score is the early-stopped booster's log loss on the tuning rows, recomputed here
+    from sklearn.metrics import log_loss
+
+    refit = fit_classifier(X[:2000], y[:2000], X[2000:], y[2000:], best)
+    assert log_loss(y[2000:], refit.predict_proba(X[2000:])[:, 1]) == pytest.approx(winner.tuning_log_loss, rel=1e-6)
+
+
+def test_search_without_optuna_is_a_clear_config_error(monkeypatch):
+    import importlib.util
+
+    from models.search import ensure_available
+    from pipeline.config import SearchConfig
+    from pipeline.errors import ConfigError
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "optuna" else real(name, *a))
+    ensure_available(SearchConfig(trials=0))  # no search, nothing needed
+    with pytest.raises(ConfigError, match=r"models.search.trials is 3 but Optuna is not installed"):
+        ensure_available(SearchConfig(trials=3))
