@@ -145,8 +145,23 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
     )
 
 
-def _numeric_expr(src: str) -> str:
+# Types whose direct cast to DOUBLE gives the same value as the text route (shortest round-trip text of a
+# DOUBLE parses back to itself; integers convert with the same rounding). FLOAT and DECIMAL keep the text route:
+# a FLOAT's shortest text is not its exact value, and a wide DECIMAL's direct cast may round differently.
+EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DOUBLE"}
+
+
+def _numeric_expr(src: str, dtype: str) -> str:
+    if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
+        return f"CAST({_q(src)} AS DOUBLE)"
     return f"TRY_CAST(NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '') AS DOUBLE)"
+
+
+def _typed(canon: str, dtype: str) -> bool:
+    """True when a column of type `dtype` is converted without parsing text: it cannot fail, so it is not checked."""
+    if canon == "timestamp":
+        return dtype.startswith("TIMESTAMP") or dtype == "DATE"
+    return dtype in EXACT_DOUBLE
 
 
 def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> dict[str, str]:
@@ -164,7 +179,7 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         elif canon == "timestamp":
             exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
-            exprs[canon] = _numeric_expr(src)
+            exprs[canon] = _numeric_expr(src, dtype)
         else:
             exprs[canon] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
@@ -177,9 +192,14 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
 
 
 def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs: dict[str, str]) -> int:
-    """Fail on values that do not parse; return the row count. One scan of the file."""
+    """Fail on values that do not parse; return the row count.
+
+    One scan of the file for the columns that are parsed from text; typed columns cannot fail, so a file
+    whose checked columns are all typed (Parquet) needs only its row count, which is in its metadata.
+    """
     mapped = cfg.columns.mapped()
-    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs]
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not _typed(c, types[mapped[c]])]
     counts = ", ".join(
         f"count(*) FILTER (WHERE {_q(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {_q(c)}" for c in checked
     )
