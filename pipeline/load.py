@@ -114,6 +114,20 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _text_expr(col: str) -> str:
+    """`NULLIF(trim(CAST(col AS VARCHAR)), '')`, calling trim only where it can change something.
+
+    trim removes Unicode space separators and copies every string, which makes it the costliest step of a
+    scan. A non-empty pure-ASCII string (byte length = character length) that neither starts nor ends with a
+    space is returned as it is: the only ASCII space separator is ' '. Every other string is trimmed.
+    """
+    v = f"CAST({col} AS VARCHAR)"
+    return (
+        f"CASE WHEN {v} <> '' AND strlen({v}) = length({v}) AND NOT prefix({v}, ' ') AND NOT suffix({v}, ' ') "
+        f"THEN {v} ELSE NULLIF(trim({v}), '') END"
+    )
+
+
 def _customer_expr(src: str, dtype: str) -> str:
     col = _q(src)
     if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
@@ -122,7 +136,7 @@ def _customer_expr(src: str, dtype: str) -> str:
             f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
             f"ELSE CAST({col} AS VARCHAR) END"
         )
-    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    return _text_expr(col)
 
 
 def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
@@ -133,7 +147,7 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
         return f"timezone('{z}', {col})"
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
-    text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    text = _text_expr(col)
     if fmt:
         parsed = f"try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}')"
         return f"timezone('{z}', {parsed})" if "%z" in fmt or "%Z" in fmt else parsed
@@ -154,7 +168,7 @@ EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLI
 def _numeric_expr(src: str, dtype: str) -> str:
     if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
         return f"CAST({_q(src)} AS DOUBLE)"
-    return f"TRY_CAST(NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '') AS DOUBLE)"
+    return f"TRY_CAST({_text_expr(_q(src))} AS DOUBLE)"
 
 
 def _typed(canon: str, dtype: str) -> bool:
@@ -181,13 +195,13 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         elif canon in NUMERIC:
             exprs[canon] = _numeric_expr(src, dtype)
         else:
-            exprs[canon] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
+            exprs[canon] = _text_expr(_q(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
         if src not in types:
             raise InputError(
                 f"customer attribute column (data.customer_attributes.{attr}) does not exist", file=name, column=src
             )
-        exprs[f"attr__{attr}"] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
+        exprs[f"attr__{attr}"] = _text_expr(_q(src))
     return exprs
 
 

@@ -5,6 +5,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -262,3 +263,17 @@ def test_a_single_customer_store_loads(tmp_path):
     assert report.customers == 1
     feats = customer_features(con, [date(2021, 3, 1)], horizon_days=90)
     assert list(feats["customer_id"]) == ["A1"] and feats.loc[0, "frequency"] == 2
+
+
+def test_text_columns_are_trimmed_exactly_like_trim():
+    """The shortcut that skips trim for plain ASCII text gives what NULLIF(trim(x), '') gives, on every edge."""
+    from pipeline.load import _text_expr
+
+    values = ["", " ", "  ", "a", " a", "a ", " a b ", "\ta\n", "é", " é ", "\u00a0x", "x\u00a0", "\u3000x\u2003",
+              "\u200bx", "x\u202f", "007", "A1 ", None]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    got = con.execute(f"SELECT x, {_text_expr('x')}, NULLIF(trim(x), '') FROM t").fetchall()
+    assert [g[1] for g in got] == [g[2] for g in got]
+    assert con.execute(f"SELECT {_text_expr('CAST(42 AS INTEGER)')}").fetchall() == [("42",)]
