@@ -114,6 +114,20 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _text_expr(col: str) -> str:
+    """`NULLIF(trim(CAST(col AS VARCHAR)), '')`, calling trim only where it can change something.
+
+    trim removes Unicode space separators and copies every string, which makes it the costliest step of a
+    scan. A non-empty pure-ASCII string (byte length = character length) that neither starts nor ends with a
+    space is returned as it is: the only ASCII space separator is ' '. Every other string is trimmed.
+    """
+    v = f"CAST({col} AS VARCHAR)"
+    return (
+        f"CASE WHEN {v} <> '' AND strlen({v}) = length({v}) AND NOT prefix({v}, ' ') AND NOT suffix({v}, ' ') "
+        f"THEN {v} ELSE NULLIF(trim({v}), '') END"
+    )
+
+
 def _customer_expr(src: str, dtype: str) -> str:
     col = _q(src)
     if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
@@ -122,7 +136,7 @@ def _customer_expr(src: str, dtype: str) -> str:
             f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
             f"ELSE CAST({col} AS VARCHAR) END"
         )
-    return f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    return _text_expr(col)
 
 
 def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
@@ -133,7 +147,7 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
         return f"timezone('{z}', {col})"
     if dtype.startswith("TIMESTAMP") or dtype == "DATE":
         return f"CAST({col} AS TIMESTAMP)"
-    text = f"NULLIF(trim(CAST({col} AS VARCHAR)), '')"
+    text = _text_expr(col)
     if fmt:
         parsed = f"try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}')"
         return f"timezone('{z}', {parsed})" if "%z" in fmt or "%Z" in fmt else parsed
@@ -145,8 +159,23 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
     )
 
 
-def _numeric_expr(src: str) -> str:
-    return f"TRY_CAST(NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '') AS DOUBLE)"
+# Types whose direct cast to DOUBLE gives the same value as the text route (shortest round-trip text of a
+# DOUBLE parses back to itself; integers convert with the same rounding). FLOAT and DECIMAL keep the text route:
+# a FLOAT's shortest text is not its exact value, and a wide DECIMAL's direct cast may round differently.
+EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DOUBLE"}
+
+
+def _numeric_expr(src: str, dtype: str) -> str:
+    if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
+        return f"CAST({_q(src)} AS DOUBLE)"
+    return f"TRY_CAST({_text_expr(_q(src))} AS DOUBLE)"
+
+
+def _typed(canon: str, dtype: str) -> bool:
+    """True when a column of type `dtype` is converted without parsing text: it cannot fail, so it is not checked."""
+    if canon == "timestamp":
+        return dtype.startswith("TIMESTAMP") or dtype == "DATE"
+    return dtype in EXACT_DOUBLE
 
 
 def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> dict[str, str]:
@@ -164,22 +193,27 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         elif canon == "timestamp":
             exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
-            exprs[canon] = _numeric_expr(src)
+            exprs[canon] = _numeric_expr(src, dtype)
         else:
-            exprs[canon] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
+            exprs[canon] = _text_expr(_q(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
         if src not in types:
             raise InputError(
                 f"customer attribute column (data.customer_attributes.{attr}) does not exist", file=name, column=src
             )
-        exprs[f"attr__{attr}"] = f"NULLIF(trim(CAST({_q(src)} AS VARCHAR)), '')"
+        exprs[f"attr__{attr}"] = _text_expr(_q(src))
     return exprs
 
 
 def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs: dict[str, str]) -> int:
-    """Fail on values that do not parse; return the row count. One scan of the file."""
+    """Fail on values that do not parse; return the row count.
+
+    One scan of the file for the columns that are parsed from text; typed columns cannot fail, so a file
+    whose checked columns are all typed (Parquet) needs only its row count, which is in its metadata.
+    """
     mapped = cfg.columns.mapped()
-    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs]
+    types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
+    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not _typed(c, types[mapped[c]])]
     counts = ", ".join(
         f"count(*) FILTER (WHERE {_q(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {_q(c)}" for c in checked
     )

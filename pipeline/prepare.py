@@ -11,7 +11,7 @@ from datetime import date
 import duckdb
 
 from features.orders import build_orders
-from pipeline.clean import DataReport, clean_lines
+from pipeline.clean import DataReport, clean_lines, describe_orders
 from pipeline.config import DataConfig
 from pipeline.load import load_lines
 
@@ -45,7 +45,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig, *, attributes: bool
         )
     con.execute("DROP VIEW raw_lines")
     build_orders(con, lines="lines", table="orders")
-    return report
+    return describe_orders(con, report, lines="lines", orders="orders")
 
 
 def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date]:

@@ -5,6 +5,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
+import duckdb
 import pandas as pd
 import pytest
 import sqlalchemy as sa
@@ -56,6 +57,21 @@ def test_csv_with_other_delimiter_encoding_and_quotes_loads_like_parquet(tmp_pat
     c = _report(_config(tmp_path, str(tmp_path / "csv"), csv={"delimiter": ";", "encoding": "cp1252"}))
     assert (c.rows_out, c.customers, c.orders) == (5, 3, 4)
 
+
+
+def test_typed_parquet_columns_give_the_same_lines_as_their_text(tmp_path):
+    """Integers, doubles and timestamps cast directly (Parquet) equal the same values parsed from text (CSV)."""
+    rows = [*ROWS, ("C3", "2021-03-02 08:00:01", "5", "P2", -3, 0.1 + 0.2), ("C3", "2021-03-03", "6", "P2", 7, 1e-7)]
+    df = lines_frame(rows).assign(Price=lambda d: d["Price"] * 1.0, Quantity=lambda d: d["Quantity"].astype("int64"))
+    df.to_parquet(tmp_path / "lines.parquet", index=False)
+    (tmp_path / "csv").mkdir()
+    df.to_csv(tmp_path / "csv" / "lines.csv", index=False)
+    tables = []
+    for source in (tmp_path / "lines.parquet", tmp_path / "csv"):
+        con = connect()
+        prepare(con, load_config(_config(tmp_path, str(source))).data)
+        tables.append(con.execute("SELECT * FROM lines ORDER BY ALL").fetchall())
+    assert tables[0] == tables[1] and len(tables[0]) == len(rows)
 
 def _sample_rows() -> pd.DataFrame:
     raw = pd.concat([pd.read_parquet(f) for f in sorted(SAMPLE.glob("*.parquet"))], ignore_index=True)
@@ -262,3 +278,17 @@ def test_a_single_customer_store_loads(tmp_path):
     assert report.customers == 1
     feats = customer_features(con, [date(2021, 3, 1)], horizon_days=90)
     assert list(feats["customer_id"]) == ["A1"] and feats.loc[0, "frequency"] == 2
+
+
+def test_text_columns_are_trimmed_exactly_like_trim():
+    """The shortcut that skips trim for plain ASCII text gives what NULLIF(trim(x), '') gives, on every edge."""
+    from pipeline.load import _text_expr
+
+    values = ["", " ", "  ", "a", " a", "a ", " a b ", "\ta\n", "é", " é ", "\u00a0x", "x\u00a0", "\u3000x\u2003",
+              "\u200bx", "x\u202f", "007", "A1 ", None]  # fmt: skip
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (x VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    got = con.execute(f"SELECT x, {_text_expr('x')}, NULLIF(trim(x), '') FROM t").fetchall()
+    assert [g[1] for g in got] == [g[2] for g in got]
+    assert con.execute(f"SELECT {_text_expr('CAST(42 AS INTEGER)')}").fetchall() == [("42",)]
