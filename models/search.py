@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from models.classifiers import fit_classifier
 from pipeline.config import LightGBMConfig, SearchConfig
@@ -60,25 +61,32 @@ def search(
     y_tune: pd.Series,
     base: LightGBMConfig,
     cfg: SearchConfig,
-) -> tuple[LightGBMConfig, list[Trial]]:
-    """(best config, every finished trial); the first trial is `base` itself, so the search never loses to it."""
+) -> tuple[LightGBMConfig, Pipeline, list[Trial]]:
+    """(best config, its fitted model, every finished trial); trial 0 is `base`, so the search never loses to it.
+
+    Only the best fitted model is kept, so the winner is not fitted a second time.
+    """
     ensure_available(cfg)
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials: list[Trial] = []
+    best: dict[str, Pipeline] = {}
 
     def objective(trial) -> float:
         start = time.perf_counter()
         params = _suggest(trial)
-        booster = fit_classifier(X_fit, y_fit, X_tune, y_tune, base.model_copy(update=params)).named_steps["model"]
+        model = fit_classifier(X_fit, y_fit, X_tune, y_tune, base.model_copy(update=params))
+        booster = model.named_steps["model"]
         loss = float(booster.best_score_["valid_0"]["binary_logloss"])
-        best = int(booster.best_iteration_ or booster.n_estimators)
-        trials.append(Trial(trial.number, params, loss, best, time.perf_counter() - start))
+        if not trials or loss < min(t.tuning_log_loss for t in trials):  # ties keep the earlier trial
+            best["model"] = model
+        trials.append(Trial(trial.number, params, loss, int(booster.best_iteration_ or booster.n_estimators),
+                            time.perf_counter() - start))  # fmt: skip
         return loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
     study.enqueue_trial(base.model_dump(include=set(SPACE)))
     study.optimize(objective, n_trials=cfg.trials, timeout=cfg.timeout_seconds)
-    best = min(trials, key=lambda t: (t.tuning_log_loss, t.number))
-    return base.model_copy(update=best.params), trials
+    winner = min(trials, key=lambda t: (t.tuning_log_loss, t.number))
+    return base.model_copy(update=winner.params), best["model"], trials

@@ -87,8 +87,9 @@ def fit_target(
     fit_xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
     trials: list[Trial] = []
     if search_cfg is not None and search_cfg.trials:
-        cfg, trials = search(*fit_xy, cfg, search_cfg)
-    booster = fit_classifier(*fit_xy, cfg)
+        cfg, booster, trials = search(*fit_xy, cfg, search_cfg)
+    else:
+        booster = fit_classifier(*fit_xy, cfg)
     model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))
     y_train = train[label].astype(int)
     rfm_lr, rfm_cols = fit_rfm_logistic(train, y_train)

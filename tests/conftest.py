@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -76,9 +75,8 @@ def trained(tmp_path_factory):
     """One real train on the bundled sample in its own folder and MLflow store, shared by the suite."""
     folder = tmp_path_factory.mktemp("e2e")
     data = {"source": [str(SAMPLE / "*.parquet")], "columns": RETAIL_COLUMNS, "non_product_codes": NON_PRODUCT}
-    search = {"search": {"trials": 2}} if importlib.util.find_spec("optuna") else {}  # the dev extra has it
-    path = write_config(
-        folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}}, models=search
+    path = write_config(  # a 2-trial search (Optuna comes with the dev extra), so its MLflow runs are tested
+        folder, data, time={"train_snapshots": 4}, segments={"clusters": {"k_max": 5}}, models={"search": {"trials": 2}}
     )
     cfg = load_config(path)
     with pytest.MonkeyPatch.context() as mp:  # session fixtures run before the autouse isolation below

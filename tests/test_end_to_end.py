@@ -33,11 +33,11 @@ def test_train_logs_and_registers_every_model(trained):
     files = {a.path for a in client.list_artifacts(child[0].info.run_id)}
     plots = {a.path for a in client.list_artifacts(child[0].info.run_id, "plots")}
     assert {"model_card.md", "drift_reference.json", "propensity_feature_importance.csv"} <= files
-    if cfg.models.search.trials:  # each search trial is a run nested in the model's run, scored on tuning rows
-        trials = client.search_runs([exp_id], f"tags.mlflow.parentRunId = '{child[0].info.run_id}'")
-        assert sorted(r.info.run_name for r in trials) == ["propensity_trial_0", "propensity_trial_1"]
-        assert all(0 < r.data.metrics["tuning_log_loss"] < 0.7 for r in trials)
-        assert {"num_leaves", "learning_rate"} <= set(trials[0].data.params)
+    # each search trial is a run nested in the model's run, scored on the tuning rows
+    trials = client.search_runs([exp_id], f"tags.mlflow.parentRunId = '{child[0].info.run_id}'")
+    assert sorted(r.info.run_name for r in trials) == ["propensity_trial_0", "propensity_trial_1"]
+    assert all(0 < r.data.metrics["tuning_log_loss"] < 0.7 for r in trials)
+    assert {"num_leaves", "learning_rate"} <= set(trials[0].data.params)
     assert {
         "plots/propensity_gain.png",
         "plots/propensity_shap_importance.png",

@@ -58,7 +58,6 @@ def test_csv_with_other_delimiter_encoding_and_quotes_loads_like_parquet(tmp_pat
     assert (c.rows_out, c.customers, c.orders) == (5, 3, 4)
 
 
-
 def test_typed_parquet_columns_give_the_same_lines_as_their_text(tmp_path):
     """Integers, doubles and timestamps cast directly (Parquet) equal the same values parsed from text (CSV)."""
     rows = [*ROWS, ("C3", "2021-03-02 08:00:01", "5", "P2", -3, 0.1 + 0.2), ("C3", "2021-03-03", "6", "P2", 7, 1e-7)]
@@ -72,6 +71,7 @@ def test_typed_parquet_columns_give_the_same_lines_as_their_text(tmp_path):
         prepare(con, load_config(_config(tmp_path, str(source))).data)
         tables.append(con.execute("SELECT * FROM lines ORDER BY ALL").fetchall())
     assert tables[0] == tables[1] and len(tables[0]) == len(rows)
+
 
 def _sample_rows() -> pd.DataFrame:
     raw = pd.concat([pd.read_parquet(f) for f in sorted(SAMPLE.glob("*.parquet"))], ignore_index=True)

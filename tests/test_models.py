@@ -62,13 +62,12 @@ def test_cumulative_gain_and_the_champion_rule():
 
 
 def test_search_scores_on_tuning_rows_and_starts_from_the_given_config():
-    pytest.importorskip("optuna")
-    from models.search import SPACE, search
+    from models.search import SPACE, search  # Optuna comes with the dev extra
     from pipeline.config import SearchConfig
 
     X, y = _data(n=3000, seed=3)
     base = LightGBMConfig(n_estimators=150, num_leaves=2, min_child_samples=1000)  # a poor start: search beats it
-    best, trials = search(X[:2000], y[:2000], X[2000:], y[2000:], base, SearchConfig(trials=6, seed=1))
+    best, model, trials = search(X[:2000], y[:2000], X[2000:], y[2000:], base, SearchConfig(trials=6, seed=1))
     assert [t.number for t in trials] == list(range(6))
     assert {k: trials[0].params[k] for k in SPACE} == base.model_dump(include=set(SPACE))  # trial 0 is the base
     winner = min(trials, key=lambda t: t.tuning_log_loss)
@@ -79,6 +78,8 @@ def test_search_scores_on_tuning_rows_and_starts_from_the_given_config():
 
     refit = fit_classifier(X[:2000], y[:2000], X[2000:], y[2000:], best)
     assert log_loss(y[2000:], refit.predict_proba(X[2000:])[:, 1]) == pytest.approx(winner.tuning_log_loss, rel=1e-6)
+    # the returned model is the winner's own fit, not a refit that could differ
+    assert np.array_equal(model.predict_proba(X[2000:]), refit.predict_proba(X[2000:]))
 
 
 def test_search_without_optuna_is_a_clear_config_error(monkeypatch):
