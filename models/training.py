@@ -49,7 +49,7 @@ def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
     return snapshots[snapshots[LABEL[target]].notna()]
 
 
-def _split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A fixed fifth of the customers, across every training cutoff, tunes (early stopping, calibration).
 
     Split by customer, never by row: consecutive snapshots of one customer share most of their label
@@ -79,7 +79,7 @@ def fit_target(
     train = rows[rows["cutoff"].isin(plan.train)]
     val = rows[rows["cutoff"].isin(plan.validation)]
     features = [c for c in model_feature_columns(rows) if c not in LABEL_COLUMNS]
-    fit_rows, tune_rows = _split_tuning(train)
+    fit_rows, tune_rows = split_tuning(train)
     label = LABEL[target]
     for name, part in (("training", fit_rows), ("tuning", tune_rows), ("validation", val)):
         if part[label].nunique() < 2:
