@@ -13,11 +13,19 @@ import pandas as pd
 REPO = Path(__file__).resolve().parents[1]
 
 
+def _git(*args: str) -> str:
+    return subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True, check=False).stdout.strip()
+
+
 def header(title: str, section: str) -> str:
-    """Title plus machine, commit, date and the command that reproduces the file."""
-    commit = subprocess.run(
-        ["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
+    """Title plus machine, commit, date and the command that reproduces the file.
+
+    Code changed since the commit (results files aside) is flagged, so a number is never credited to a
+    commit that did not produce it.
+    """
+    commit = _git("rev-parse", "--short", "HEAD")
+    if commit and _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)bench/results"):
+        commit += " plus uncommitted changes"
     return (
         f"# {title}\n\n"
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} with {os.cpu_count()} cores, "
