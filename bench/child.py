@@ -3,7 +3,8 @@
 Each task runs in a fresh process so its peak resident memory (ru_maxrss, which includes DuckDB's native
 threads) is its own. Tasks: `prepare` (load, validate, clean, build orders), `features` (prepare plus the
 customer feature table at the last date), `peer` (pymc-marketing's `rfm_summary` on the same lines, read
-into pandas first, as its users do), `train` and `score` (the whole command on a config file).
+into pandas first, as its users do), `floor` (DuckDB removing exact duplicate lines and nothing else: a
+bound on any pipeline that must do it), `train` and `score` (the whole command on a config file).
 """
 
 from __future__ import annotations
@@ -71,6 +72,17 @@ def run(task: str, path: str) -> dict:
         df["monetary"] = df["Quantity"] * df["Price"]
         summary = rfm_summary(df, "Customer ID", "InvoiceDate", monetary_value_col="monetary")
         out = {"rows": len(df), "customers": len(summary)}
+    elif task == "floor":  # exact-duplicate removal alone, the one step every correct pipeline must do
+        import duckdb
+
+        start = time.perf_counter()
+        con = duckdb.connect(":memory:")
+        total, distinct = con.execute(
+            "SELECT (SELECT count(*) FROM read_parquet($p)), "
+            "(SELECT count(*) FROM (SELECT DISTINCT * FROM read_parquet($p)))",
+            {"p": path},
+        ).fetchone()
+        out = {"rows": total, "distinct_lines": distinct}
     else:
         raise SystemExit(f"unknown task {task!r}")
     out["work_seconds"] = time.perf_counter() - start

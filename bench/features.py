@@ -7,6 +7,11 @@ subtracted as fixed start-up cost before computing throughput. The peer is not r
 (pandas would need the whole history in memory). Where a run is within start-up noise of the tiny
 input, its throughput is shown as nan. Targets (issue 4): 10x the peer's throughput at 10
 million lines (goal 20x); 100 million lines under 4 GiB.
+
+The "floor" columns are not a pipeline: a fresh DuckDB process that reads the file and removes exact
+duplicate lines (`SELECT DISTINCT *`), with no memory limit, and does nothing else. Every correct
+pipeline must remove them (DESIGN: the same line can appear twice, e.g. in the two overlapping yearly
+files), so the floor's throughput over the peer's bounds the ratio any DuckDB pipeline can reach here.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def run(results_dir: Path) -> Path:
     has_peer = importlib.util.find_spec("pymc_marketing") is not None
     ours_tiny = _startup("features")
     peer_tiny = _startup("peer") if has_peer else None
+    floor_tiny = _startup("floor")
     rows = []
     for n in SIZES:
         ours = measure("features", lines_file(n))
@@ -59,6 +65,11 @@ def run(results_dir: Path) -> Path:
                 "peer lines/s": f"{n / _net(peer, peer_tiny):,.0f}",
                 "peer peak GiB": peer["peak_bytes"] / GIB,
                 "throughput ratio ours/peer": _net(peer, peer_tiny) / _net(ours, ours_tiny),
+            }
+            floor = measure("floor", lines_file(n))
+            row |= {
+                "floor lines/s": f"{n / _net(floor, floor_tiny):,.0f}",
+                "floor ratio/peer (bound)": _net(peer, peer_tiny) / _net(floor, floor_tiny),
             }
         rows.append(row)
     note = f"\nFeature columns per customer: {ours['feature_columns']}. "
