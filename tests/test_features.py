@@ -113,8 +113,6 @@ def _features_of(frame: pd.DataFrame, cutoff: date) -> pd.DataFrame:
         return customer_features(con, [cutoff], horizon_days=90)
 
 
-
-
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     past=st.lists(line, min_size=1, max_size=25),
