@@ -44,11 +44,15 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
                     {name}_c AS (SELECT cutoff, customer_id, count(*) AS {name} FROM {name}_x GROUP BY ALL)"""
                 )
                 names.append(name)
-        product_cte = ",\n" + ",\n".join(ctes) + f""",
+        product_cte = (
+            ",\n"
+            + ",\n".join(ctes)
+            + f""",
         lp AS (
             SELECT cutoff, customer_id, {", ".join(f"{n}_c.{n}" for n in names)}
             FROM {names[0]}_c {"FULL JOIN distinct_categories_c USING (cutoff, customer_id)" if len(names) == 2 else ""}
         )"""
+        )
         product_cols = "".join(f", CAST(lp.{n} AS DOUBLE) AS {n}" for n in names)
         product_join = "LEFT JOIN lp USING (cutoff, customer_id)"
     if "category" in lines_cols:

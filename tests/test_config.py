@@ -22,8 +22,10 @@ def test_default_configs_validate_and_resolve_paths_against_their_folder():
             "model: unknown key",
         ),
         ("data: {source: a.csv, columns: {customer_id: c, timestamp: t}}\n", "map either `amount`"),
-        ("data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\ntime: {horizon_days: x}\n",
-         "time.horizon_days"),
+        (
+            "data: {source: a.csv, columns: {customer_id: c, timestamp: t, amount: a}}\ntime: {horizon_days: x}\n",
+            "time.horizon_days",
+        ),
         ("- just a list\n", "must be a mapping"),
     ],
 )
