@@ -38,17 +38,24 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
             if col in lines_cols:
                 ctes.append(
                     f"""{name}_x AS (
-                        SELECT c.cutoff, x.customer_id, x.{col}
-                        FROM {_cutoff_join("lines", '"timestamp"')} WHERE x.amount > 0 GROUP BY ALL
+                        SELECT customer_id, {col}, min("timestamp") AS first_ts
+                        FROM lines WHERE amount > 0 GROUP BY ALL
                     ),
-                    {name}_c AS (SELECT cutoff, customer_id, count(*) AS {name} FROM {name}_x GROUP BY ALL)"""
+                    {name}_c AS (
+                        SELECT c.cutoff, x.customer_id, count(*) AS {name}
+                        FROM {_cutoff_join(f"{name}_x", "first_ts")} GROUP BY ALL
+                    )"""
                 )
                 names.append(name)
-        product_cte = ",\n" + ",\n".join(ctes) + f""",
+        product_cte = (
+            ",\n"
+            + ",\n".join(ctes)
+            + f""",
         lp AS (
             SELECT cutoff, customer_id, {", ".join(f"{n}_c.{n}" for n in names)}
             FROM {names[0]}_c {"FULL JOIN distinct_categories_c USING (cutoff, customer_id)" if len(names) == 2 else ""}
         )"""
+        )
         product_cols = "".join(f", CAST(lp.{n} AS DOUBLE) AS {n}" for n in names)
         product_join = "LEFT JOIN lp USING (cutoff, customer_id)"
     if "category" in lines_cols:

@@ -195,3 +195,21 @@ def test_quintiles_are_deterministic_under_ties_and_sensible_with_few_values():
     assert quintile_score(pd.Series([7.0] * 6)).eq(1).all()  # one distinct value: everyone scores 1
     two = quintile_score(pd.Series([1.0, 1.0, 1.0, 9.0]))
     assert list(two) == [1, 1, 1, 4]  # two values, two scores, ordered
+
+
+def test_order_country_is_the_most_frequent_of_its_lines(tiny_config):
+    """One country per order (the fast path), a mixed order (mode of its lines) and an order id reused next day."""
+    rows = [
+        ("A", "2021-01-01 10:00", "1", "P1", 1, 5.0),
+        ("A", "2021-01-01 10:00", "1", "P2", 1, 5.0),
+        ("A", "2021-01-01 11:00", "1", "P3", 1, 5.0),
+        ("A", "2021-01-02 10:00", "1", "P1", 1, 5.0),  # same id next day: another order, its own country
+        ("B", "2021-01-03 10:00", "2", "P1", 1, 5.0),
+    ]
+    countries = ["Germany", "France", "Germany", "France", "EIRE"]
+    cfg = tiny_config({"lines.parquet": lines_frame(rows).assign(Country=countries)})
+    con = connect()
+    prepare(con, cfg.data)
+    got = con.execute("SELECT customer_id, CAST(ts AS DATE)::VARCHAR, country FROM orders ORDER BY ALL").fetchall()
+    assert got == [("A", "2021-01-01", "Germany"), ("A", "2021-01-02", "France"), ("B", "2021-01-03", "EIRE")]
+    assert con.table("orders").columns[-1] == "country"

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 import yaml
 
 from features.customer import customer_features
+from pipeline.clean import drop_duplicate_lines
 from pipeline.cli import main
 from pipeline.config import load_config
 from pipeline.prepare import connect, prepare
@@ -292,3 +293,16 @@ def test_text_columns_are_trimmed_exactly_like_trim():
     got = con.execute(f"SELECT x, {_text_expr('x')}, NULLIF(trim(x), '') FROM t").fetchall()
     assert [g[1] for g in got] == [g[2] for g in got]
     assert con.execute(f"SELECT {_text_expr('CAST(42 AS INTEGER)')}").fetchall() == [("42",)]
+
+
+def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_order():
+    """NULLs compare equal, -0.0 equals 0.0, and every line that is not a repeat stays where it was."""
+    con = duckdb.connect()
+    rows = [("a", 1.0, None), ("b", 2.0, "x"), ("a", 1.0, None), ("c", -0.0, "y"), ("c", 0.0, "y"), ("d", 3.0, "z")]
+    con.execute("CREATE TABLE t (k VARCHAR, v DOUBLE, s VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
+    distinct = sorted(con.execute("SELECT DISTINCT * FROM t").fetchall(), key=str)
+    drop_duplicate_lines(con, "t")
+    got = con.execute("SELECT * FROM t ORDER BY rowid").fetchall()
+    assert sorted(got, key=str) == distinct and len(got) == 4
+    assert [r[0] for r in got] == ["a", "b", "c", "d"]
