@@ -41,6 +41,7 @@ test: setup ## Run the test suite
 
 lint: setup ## ruff
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 bench: setup ## Run the benchmarks (SECTIONS= to pick: loading features segments models scoring); results in bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
