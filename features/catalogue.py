@@ -75,7 +75,13 @@ CATALOGUE: tuple[Feature, ...] = (
         "ratio 0-1",
         needs="category",
     ),
-    Feature("country", "Timing", "the customer's most frequent country (categorical)", "text", needs="country"),
+    Feature(
+        "country",
+        "Timing",
+        "the customer's most frequent country over its orders (categorical; a tie goes to the alphabetically first)",
+        "text",
+        needs="country",
+    ),
     Feature(
         "r_score", "Scores", "recency quintile 1-5 within the cutoff, 5 = most recent", "score", table="segment table"
     ),

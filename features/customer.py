@@ -29,7 +29,8 @@ def feature_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str]) 
     h = int(horizon_days)
     win = ",\n".join(f"count(*) FILTER (WHERE age < {w}) AS orders_{w}d" for w in WINDOWS)
     rev = ",\n".join(f"coalesce(sum(net) FILTER (WHERE age < {w}), 0) AS revenue_{w}d" for w in WINDOWS)
-    country = ", mode(country) AS country" if "country" in orders_cols else ""
+    # ORDER BY makes ties deterministic (the alphabetically first wins); plain mode() picks any of them
+    country = ", mode(country ORDER BY country) AS country" if "country" in orders_cols else ""
     product_cte, product_cols, product_join = "", "", ""
     if "product_id" in lines_cols or "category" in lines_cols:
         # distinct counts as two grouped aggregates each (these spill to disk; count(DISTINCT) does not)

@@ -12,7 +12,7 @@ def build_orders(con: duckdb.DuckDBPyConnection, lines: str = "lines", table: st
     returned value. An order is one order id on one calendar day: lines of the same id on another day
     form another order, so an order never straddles a cutoff (cutoffs are whole days) and no feature
     can see a line from after its cutoff. Its timestamp is its first line's. Its country is the
-    most frequent one of its lines (`mode`).
+    most frequent one of its lines (`mode`; a tie goes to the alphabetically first).
     """
     cols = set(con.table(lines).columns)
     optional = ""
@@ -43,7 +43,7 @@ def _order_country(con: duckdb.DuckDBPyConnection, lines: str, table: str) -> No
         key = "o.customer_id = l.customer_id AND o.order_id IS NOT DISTINCT FROM l.order_id"
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE order_country_mixed AS
-            SELECT l.customer_id, l.order_id, min(l."timestamp") AS ts, mode(l.country) AS country
+            SELECT l.customer_id, l.order_id, min(l."timestamp") AS ts, mode(l.country ORDER BY l.country) AS country
             FROM {lines} l SEMI JOIN (SELECT customer_id, order_id, ts FROM {table} WHERE NOT ({same})) o
                 ON {key} AND CAST(o.ts AS DATE) = CAST(l."timestamp" AS DATE)
             GROUP BY l.customer_id, l.order_id, CAST(l."timestamp" AS DATE)"""

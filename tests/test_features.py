@@ -197,6 +197,27 @@ def test_quintiles_are_deterministic_under_ties_and_sensible_with_few_values():
     assert list(two) == [1, 1, 1, 4]  # two values, two scores, ordered
 
 
+def test_country_ties_go_to_the_alphabetically_first(tiny_config):
+    """A tie between countries, within an order or across a customer's orders, has one answer on every run.
+
+    Plain `mode()` returns whichever tied value its hash table met first; the file lists the later
+    country of the alphabet first, so that would give Switzerland here.
+    """
+    rows = [
+        ("A", "2021-01-01 10:00", "1", "P1", 1, 5.0),
+        ("A", "2021-01-01 10:00", "1", "P2", 1, 5.0),
+        ("B", "2021-01-02 10:00", "2", "P1", 1, 5.0),
+        ("B", "2021-01-03 10:00", "3", "P1", 1, 5.0),
+    ]
+    countries = ["Switzerland", "Australia", "Switzerland", "Australia"]
+    cfg = tiny_config({"lines.parquet": lines_frame(rows).assign(Country=countries)})
+    con = connect()
+    prepare(con, cfg.data)
+    assert con.execute("SELECT country FROM orders WHERE customer_id = 'A'").fetchall() == [("Australia",)]
+    feats = customer_features(con, [date(2021, 1, 5)], horizon_days=90).set_index("customer_id")
+    assert feats.loc["B", "country"] == "Australia"
+
+
 def test_order_country_is_the_most_frequent_of_its_lines(tiny_config):
     """One country per order (the fast path), a mixed order (mode of its lines) and an order id reused next day."""
     rows = [
