@@ -71,7 +71,7 @@ def search(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     trials: list[Trial] = []
-    best: dict[str, Pipeline] = {}
+    best: list[tuple[Trial, Pipeline]] = []  # the lowest tuning log loss so far; ties keep the earlier trial
 
     def objective(trial) -> float:
         start = time.perf_counter()
@@ -79,14 +79,15 @@ def search(
         model = fit_classifier(X_fit, y_fit, X_tune, y_tune, base.model_copy(update=params))
         booster = model.named_steps["model"]
         loss = float(booster.best_score_["valid_0"]["binary_logloss"])
-        if not trials or loss < min(t.tuning_log_loss for t in trials):  # ties keep the earlier trial
-            best["model"] = model
-        trials.append(Trial(trial.number, params, loss, int(booster.best_iteration_ or booster.n_estimators),
-                            time.perf_counter() - start))  # fmt: skip
+        done = Trial(trial.number, params, loss, int(booster.best_iteration_ or booster.n_estimators),
+                     time.perf_counter() - start)  # fmt: skip
+        trials.append(done)
+        if not best or loss < best[0][0].tuning_log_loss:
+            best[:] = [(done, model)]
         return loss
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
     study.enqueue_trial(base.model_dump(include=set(SPACE)))
     study.optimize(objective, n_trials=cfg.trials, timeout=cfg.timeout_seconds)
-    winner = min(trials, key=lambda t: (t.tuning_log_loss, t.number))
-    return base.model_copy(update=winner.params), best["model"], trials
+    ((winner, model),) = best
+    return base.model_copy(update=winner.params), model, trials

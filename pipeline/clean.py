@@ -11,7 +11,7 @@ import duckdb
 
 from pipeline.config import DataConfig
 from pipeline.errors import InputError
-from pipeline.load import SourceFile
+from pipeline.load import SourceFile, quote_ident
 
 CANONICAL = (
     "customer_id",
@@ -25,12 +25,6 @@ CANONICAL = (
     "amount",
     "discount",
 )
-
-
-# A delete keeps 8 bytes per line of version info in memory that cannot be spilled (100M lines: ~800MB of a
-# 1536MB limit, and orders ran out of memory). A checkpoint folds the deletes into the table and compresses it
-# (~6x), so it also spills far less; it costs ~0.3 s per million lines, more than it saves on small inputs.
-CHECKPOINT_LINES = 20_000_000
 
 
 @dataclass
@@ -130,9 +124,8 @@ def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str) -> None:
     order, and every later group-by over them (orders, features) then ran up to twice as slow. Only lines
     whose hash of all columns repeats are compared in full: equal lines have equal hashes, and a hash
     collision between different lines is told apart by the full comparison (a GROUP BY, as in DISTINCT).
-    A large table is then checkpointed (`CHECKPOINT_LINES`).
     """
-    cols = ", ".join('"' + c.replace('"', '""') + '"' for c in con.table(table).columns)
+    cols = ", ".join(quote_ident(c) for c in con.table(table).columns)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE duplicate_candidates AS
         SELECT rowid AS line_rowid, {cols} FROM {table}
@@ -144,9 +137,6 @@ def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str) -> None:
             EXCEPT SELECT min(line_rowid) FROM duplicate_candidates GROUP BY {cols})"""
     )
     con.execute("DROP TABLE duplicate_candidates")
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-    if rows > CHECKPOINT_LINES:
-        con.execute("CHECKPOINT")
 
 
 def describe_orders(

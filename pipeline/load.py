@@ -110,7 +110,8 @@ def _relation(con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig) -> du
         raise InputError(f"cannot be read: {first}", file=str(path)) from None
 
 
-def _q(name: str) -> str:
+def quote_ident(name: str) -> str:
+    """A column name as a quoted SQL identifier (any name, even with quotes in it)."""
     return '"' + name.replace('"', '""') + '"'
 
 
@@ -129,7 +130,7 @@ def _text_expr(col: str) -> str:
 
 
 def _customer_expr(src: str, dtype: str) -> str:
-    col = _q(src)
+    col = quote_ident(src)
     if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
         # keep exact integer text: 17850.0 -> '17850'
         return (
@@ -141,7 +142,7 @@ def _customer_expr(src: str, dtype: str) -> str:
 
 def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
     """Naive timestamps in `zone`: zoned values are converted to it, naive ones are taken as already in it."""
-    col = _q(src)
+    col = quote_ident(src)
     z = zone.replace("'", "''")
     if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
         return f"timezone('{z}', {col})"
@@ -167,8 +168,8 @@ EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLI
 
 def _numeric_expr(src: str, dtype: str) -> str:
     if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
-        return f"CAST({_q(src)} AS DOUBLE)"
-    return f"TRY_CAST({_text_expr(_q(src))} AS DOUBLE)"
+        return f"CAST({quote_ident(src)} AS DOUBLE)"
+    return f"TRY_CAST({_text_expr(quote_ident(src))} AS DOUBLE)"
 
 
 def _typed(canon: str, dtype: str) -> bool:
@@ -195,13 +196,13 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         elif canon in NUMERIC:
             exprs[canon] = _numeric_expr(src, dtype)
         else:
-            exprs[canon] = _text_expr(_q(src))
+            exprs[canon] = _text_expr(quote_ident(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
         if src not in types:
             raise InputError(
                 f"customer attribute column (data.customer_attributes.{attr}) does not exist", file=name, column=src
             )
-        exprs[f"attr__{attr}"] = _text_expr(_q(src))
+        exprs[f"attr__{attr}"] = _text_expr(quote_ident(src))
     return exprs
 
 
@@ -215,7 +216,8 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not _typed(c, types[mapped[c]])]
     counts = ", ".join(
-        f"count(*) FILTER (WHERE {_q(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {_q(c)}" for c in checked
+        f"count(*) FILTER (WHERE {quote_ident(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {quote_ident(c)}"
+        for c in checked
     )
     row = rel.aggregate(f"count(*) AS n{', ' + counts if counts else ''}").fetchall()[0]
     n, bad = row[0], dict(zip(checked, row[1:], strict=True))
@@ -226,8 +228,8 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
             src = mapped[canon]
             examples = [
                 r[0]
-                for r in rel.filter(f"{_q(src)} IS NOT NULL AND {exprs[canon]} IS NULL")
-                .project(_q(src))
+                for r in rel.filter(f"{quote_ident(src)} IS NOT NULL AND {exprs[canon]} IS NULL")
+                .project(quote_ident(src))
                 .limit(5)
                 .fetchall()
             ]
@@ -260,7 +262,7 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
         infos.append(SourceFile(info.path, info.format, rows, info.bytes))
         alias = f"src{len(selects)}"
         rel.create_view(alias, replace=True)
-        cols = ", ".join(f"{e} AS {_q(c)}" for c, e in exprs.items())
+        cols = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in exprs.items())
         label = name.replace("'", "''")
         selects.append(f"SELECT {cols}, '{label}' AS source_file FROM {alias}")
     con.execute(f"CREATE OR REPLACE VIEW {table} AS " + " UNION ALL BY NAME ".join(selects))

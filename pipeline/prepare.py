@@ -21,22 +21,24 @@ MIB = 2**20
 # libraries) plus the feature table in pandas, which grows with the input (measured: ~16 bytes per line).
 BUDGET_MIB, PYTHON_MIB, PYTHON_BYTES_PER_LINE = 3584, 768, 16
 MIN_MEMORY_MIB, MAX_MEMORY_MIB = 1536, 2560
+# Deleting duplicate lines leaves 8 bytes of version info per line in memory that cannot spill (100M lines:
+# ~800MB of a 1536MB limit, and orders ran out of memory). A checkpoint folds the deletes into the table and
+# compresses it (~6x); it costs ~0.3 s per million lines, more than it saves below this size.
+CHECKPOINT_LINES = 20_000_000
 
 
-def connect(memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
+def connect() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB that spills to a temporary folder instead of running out of memory.
 
     The memory limit bounds DuckDB's buffers (tables, hash aggregates); past it, blocks go to a private
-    temporary folder that is removed with the process. `memory_limit`, else `SEGMENT_DUCKDB_MEMORY`, fixes
-    it; otherwise it starts at 1536MB and `prepare` sizes it to the input (`fit_memory_limit`).
+    temporary folder that is removed with the process. `SEGMENT_DUCKDB_MEMORY` fixes it; otherwise it
+    starts at 1536MB and `prepare` sizes it to the input (`fit_memory_limit`).
     """
     spill = tempfile.mkdtemp(prefix="segment-duckdb-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
     con = duckdb.connect(":memory:")
     con.execute("SET preserve_insertion_order = false")
-    fixed = memory_limit or os.environ.get(MEMORY_ENV) or None
-    con.execute(f"SET memory_limit = '{fixed or f'{MIN_MEMORY_MIB}MiB'}'")
-    con.execute(f"SET VARIABLE segment_memory_auto = {fixed is None}")
+    con.execute(f"SET memory_limit = '{os.environ.get(MEMORY_ENV) or f'{MIN_MEMORY_MIB}MiB'}'")
     con.execute(f"SET temp_directory = '{spill}'")
     return con
 
@@ -55,8 +57,8 @@ def memory_limit_mib(rows: int) -> int:
 
 
 def fit_memory_limit(con: duckdb.DuckDBPyConnection, rows: int) -> None:
-    """Size the memory limit to the input, unless it was fixed when connecting."""
-    if con.execute("SELECT getvariable('segment_memory_auto')").fetchall()[0][0]:
+    """Size the memory limit to the input, unless `SEGMENT_DUCKDB_MEMORY` fixes it."""
+    if not os.environ.get(MEMORY_ENV):
         con.execute(f"SET memory_limit = '{memory_limit_mib(rows)}MiB'")
 
 
@@ -65,6 +67,8 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig, *, attributes: bool
     files = load_lines(con, cfg, table="raw_lines")
     fit_memory_limit(con, sum(f.rows for f in files))
     report = clean_lines(con, cfg, files, source="raw_lines", table="lines")
+    if report.rows_out > CHECKPOINT_LINES:
+        con.execute("CHECKPOINT")
     if attributes and cfg.customer_attributes:  # only scoring exports need them: no extra scan otherwise
         latest = ", ".join(f'arg_max("attr__{a}", "timestamp") AS "{a}"' for a in cfg.customer_attributes)
         con.execute(

@@ -306,3 +306,29 @@ def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_o
     got = con.execute("SELECT * FROM t ORDER BY rowid").fetchall()
     assert sorted(got, key=str) == distinct and len(got) == 4
     assert [r[0] for r in got] == ["a", "b", "c", "d"]
+
+
+def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkeypatch):
+    """Small inputs get room to aggregate in memory; 100M lines get the floor that keeps them under 4 GiB."""
+    from pipeline.prepare import MAX_MEMORY_MIB, MEMORY_ENV, MIN_MEMORY_MIB, connect, fit_memory_limit, memory_limit_mib
+
+    sizes = [10_000, 1_000_000, 10_000_000, 50_000_000, 100_000_000, 1_000_000_000]
+    limits = [memory_limit_mib(n) for n in sizes]
+    assert limits == sorted(limits, reverse=True)
+    assert limits[0] <= MAX_MEMORY_MIB and limits[-1] == limits[-2] == MIN_MEMORY_MIB
+
+    def setting(con) -> str:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+    monkeypatch.delenv(MEMORY_ENV, raising=False)
+    con = connect()
+    fit_memory_limit(con, 100_000_000)
+    sized = setting(con)
+    fit_memory_limit(con, 10_000)
+    assert setting(con) != sized  # sized to the input
+
+    monkeypatch.setenv(MEMORY_ENV, "700MB")
+    con = connect()
+    fixed = setting(con)
+    fit_memory_limit(con, 10_000)
+    assert setting(con) == fixed  # the environment wins
