@@ -25,6 +25,7 @@ CANONICAL = (
     "amount",
     "discount",
 )
+LINE_HASH = "line_hash"  # a working column of `clean_lines`, dropped once duplicates are removed
 
 
 @dataclass
@@ -101,7 +102,12 @@ def clean_lines(
     # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
     money = f"CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount"
     select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
-    con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select} FROM {source} WHERE {kept}")
+    # each line's hash is taken while it is written: finding repeats then groups 8-byte numbers, not text
+    names = ", ".join(quote_ident(c) for c in ["customer_id", "timestamp", "order_id", "amount", *extra])
+    con.execute(
+        f"""CREATE OR REPLACE TABLE {table} AS SELECT *, hash({names}) AS {LINE_HASH}
+        FROM (SELECT {select} FROM {source} WHERE {kept})"""
+    )
     drop_duplicate_lines(con, table)
     out = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     report.dropped["duplicate_line"] = remaining - out
@@ -117,19 +123,21 @@ def clean_lines(
     return report
 
 
-def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Delete all but one line of each set of identical lines (every column equal, NULLs equal).
+def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str, hash_column: str = LINE_HASH) -> None:
+    """Delete all but the first of each set of identical lines (every column equal, NULLs equal); drop `hash_column`.
 
-    Same lines as a `SELECT DISTINCT`, but the kept ones stay in file order. DISTINCT returns them in hash
-    order, and every later group-by over them (orders, features) then ran up to twice as slow. Only lines
-    whose hash of all columns repeats are compared in full: equal lines have equal hashes, and a hash
-    collision between different lines is told apart by the full comparison (a GROUP BY, as in DISTINCT).
+    `hash_column` holds a hash of each line's other columns. Same lines as a `SELECT DISTINCT`, but the
+    kept ones stay in file order: DISTINCT returns them in hash order, and every later group-by over them
+    (orders, features) then ran up to twice as slow. Only lines whose hash repeats are compared in full:
+    equal lines have equal hashes, and lines whose hashes collide are told apart by the full comparison (a
+    GROUP BY, as in DISTINCT), so the result is exact whatever the hash.
     """
-    cols = ", ".join(quote_ident(c) for c in con.table(table).columns)
+    h = quote_ident(hash_column)
+    cols = ", ".join(quote_ident(c) for c in con.table(table).columns if c != hash_column)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE duplicate_candidates AS
         SELECT rowid AS line_rowid, {cols} FROM {table}
-        WHERE hash({cols}) IN (SELECT h FROM (SELECT hash({cols}) AS h FROM {table}) GROUP BY h HAVING count(*) > 1)"""
+        WHERE {h} IN (SELECT {h} FROM {table} GROUP BY {h} HAVING count(*) > 1)"""
     )
     con.execute(
         f"""DELETE FROM {table} WHERE rowid IN (
@@ -137,6 +145,7 @@ def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str) -> None:
             EXCEPT SELECT min(line_rowid) FROM duplicate_candidates GROUP BY {cols})"""
     )
     con.execute("DROP TABLE duplicate_candidates")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN {h}")
 
 
 def describe_orders(

@@ -299,13 +299,17 @@ def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_o
     """NULLs compare equal, -0.0 equals 0.0, and every line that is not a repeat stays where it was."""
     con = duckdb.connect()
     rows = [("a", 1.0, None), ("b", 2.0, "x"), ("a", 1.0, None), ("c", -0.0, "y"), ("c", 0.0, "y"), ("d", 3.0, "z")]
-    con.execute("CREATE TABLE t (k VARCHAR, v DOUBLE, s VARCHAR)")
-    con.executemany("INSERT INTO t VALUES (?, ?, ?)", rows)
-    distinct = sorted(con.execute("SELECT DISTINCT * FROM t").fetchall(), key=str)
-    drop_duplicate_lines(con, "t")
-    got = con.execute("SELECT * FROM t ORDER BY rowid").fetchall()
-    assert sorted(got, key=str) == distinct and len(got) == 4
-    assert [r[0] for r in got] == ["a", "b", "c", "d"]
+    con.execute("CREATE TABLE lines (k VARCHAR, v DOUBLE, s VARCHAR)")
+    con.executemany("INSERT INTO lines VALUES (?, ?, ?)", rows)
+    distinct = sorted(con.execute("SELECT DISTINCT * FROM lines").fetchall(), key=str)
+    # a real hash, and a constant one: every line then collides with every other and only the full
+    # comparison can tell them apart
+    for name, h in (("hashed", "hash(k, v, s)"), ("colliding", "0")):
+        con.execute(f"CREATE TABLE {name} AS SELECT *, {h} AS line_hash FROM lines")
+        drop_duplicate_lines(con, name)
+        got = con.execute(f"SELECT * FROM {name} ORDER BY rowid").fetchall()
+        assert sorted(got, key=str) == distinct and len(got) == 4, name
+        assert [r[0] for r in got] == ["a", "b", "c", "d"], name
 
 
 def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkeypatch):
