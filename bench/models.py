@@ -30,7 +30,7 @@ from features.labels import attach_labels, future_buyers
 from features.snapshots import plan_snapshots
 from models.classifiers import fit_classifier, predict_positive
 from models.evaluation import binary_metrics
-from models.training import LABEL, TargetResult, fit_target, split_tuning, target_rows
+from models.training import LABEL, TargetResult, fit_target, split_tuning, train_validation_rows
 from pipeline.config import load_config
 from pipeline.prepare import connect, data_span, prepare
 
@@ -43,10 +43,9 @@ def _generated_config(folder: Path) -> Path:
 
 def ceiling(snapshots: pd.DataFrame, result: TargetResult, plan, cfg) -> dict[str, float]:
     """Training rows plus 4 of 5 folds of validation customers fit; the 5th fold is scored (a diagnostic)."""
-    rows = target_rows(snapshots, result.target)
     label = LABEL[result.target]
-    train = rows[rows["cutoff"].isin(plan.train)]
-    val = rows[rows["cutoff"].isin(plan.validation)].reset_index(drop=True)
+    train, val = train_validation_rows(snapshots, plan, result.target)
+    val = val.reset_index(drop=True)
     p = np.empty(len(val))
     for fit, held in StratifiedKFold(5, shuffle=True, random_state=0).split(val, val[label]):
         fit_rows, tune_rows = split_tuning(pd.concat([train, val.iloc[fit]]))

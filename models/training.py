@@ -44,9 +44,12 @@ class TargetResult:
     trials: list[Trial] = field(default_factory=list)  # the search's trials, when one ran
 
 
-def target_rows(snapshots: pd.DataFrame, target: Target) -> pd.DataFrame:
-    """Rows that belong to the target's population (churn: active customers only)."""
-    return snapshots[snapshots[LABEL[target]].notna()]
+def train_validation_rows(
+    snapshots: pd.DataFrame, plan: SnapshotPlan, target: Target
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The target's population (churn: active customers only) at the training and at the validation cutoffs."""
+    rows = snapshots[snapshots[LABEL[target]].notna()]
+    return rows[rows["cutoff"].isin(plan.train)], rows[rows["cutoff"].isin(plan.validation)]
 
 
 def split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -75,10 +78,8 @@ def fit_target(
 
     With `search_cfg.trials` > 0 the hyperparameters are searched first (scored on the tuning rows only).
     """
-    rows = target_rows(snapshots, target)
-    train = rows[rows["cutoff"].isin(plan.train)]
-    val = rows[rows["cutoff"].isin(plan.validation)]
-    features = [c for c in model_feature_columns(rows) if c not in LABEL_COLUMNS]
+    train, val = train_validation_rows(snapshots, plan, target)
+    features = [c for c in model_feature_columns(snapshots) if c not in LABEL_COLUMNS]
     fit_rows, tune_rows = split_tuning(train)
     label = LABEL[target]
     for name, part in (("training", fit_rows), ("tuning", tune_rows), ("validation", val)):

@@ -25,7 +25,8 @@ CANONICAL = (
     "amount",
     "discount",
 )
-LINE_HASH = "line_hash"  # a working column of `clean_lines`, dropped once duplicates are removed
+# working columns of `clean_lines`: the first cleaning rule a line breaks (0: none), a hash of the line
+DROP_RULE, LINE_HASH = "drop_rule", "line_hash"
 
 
 @dataclass
@@ -87,27 +88,30 @@ def clean_lines(
     """
     cols = {c for c in CANONICAL if c in con.table(source).columns}
     rules = _rules(cfg, cols)
-    # Each rule counts the rows it drops that no earlier rule dropped: one scan for all the counts, grouped
-    # by the first rule that holds (a CASE evaluates each column once; a FILTER per rule re-evaluated them all)
-    first = " ".join(f"WHEN {predicate} THEN {i}" for i, (_, predicate) in enumerate(rules, 1))
-    counts = dict(con.execute(f"SELECT CASE {first} ELSE 0 END AS r, count(*) FROM {source} GROUP BY r").fetchall())
-    kept = " AND ".join(f"NOT coalesce({predicate}, FALSE)" for _, predicate in rules)
-    rows_in = sum(counts.values())
-    report = DataReport(files=files, rows_in=rows_in)
-    report.dropped.update({name: counts.get(i, 0) for i, (name, _) in enumerate(rules, 1)})
-    remaining = counts.get(0, 0)
     amount = "amount" if "amount" in cols else "quantity * unit_price"
     order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
     extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
     # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
     money = f"CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount"
     select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
-    # each line's hash is taken while it is written: finding repeats then groups 8-byte numbers, not text
-    names = ", ".join(quote_ident(c) for c in ["customer_id", "timestamp", "order_id", "amount", *extra])
+    # One pass over the source: every line is written with the number of the first rule that drops it (0:
+    # kept; a CASE evaluates each column once) and its hash, so the counts and the duplicate search read
+    # the table, not the files again. The dropped lines are then deleted, before the duplicate search.
+    first = " ".join(f"WHEN {predicate} THEN {i}" for i, (_, predicate) in enumerate(rules, 1))
+    rule_column = f"CAST(CASE {first} ELSE 0 END AS UTINYINT) AS {DROP_RULE}"
     con.execute(
-        f"""CREATE OR REPLACE TABLE {table} AS SELECT *, hash({names}) AS {LINE_HASH}
-        FROM (SELECT {select} FROM {source} WHERE {kept})"""
+        f"""CREATE OR REPLACE TABLE {table} AS
+        SELECT *, hash(*COLUMNS(* EXCLUDE ({DROP_RULE}))) AS {LINE_HASH} FROM (
+            SELECT {select}, {DROP_RULE} FROM (SELECT *, {rule_column} FROM {source})
+        )"""
     )
+    counts = dict(con.execute(f"SELECT {DROP_RULE}, count(*) FROM {table} GROUP BY ALL").fetchall())
+    rows_in, remaining = sum(counts.values()), counts.get(0, 0)
+    report = DataReport(files=files, rows_in=rows_in)
+    report.dropped.update({name: counts.get(i, 0) for i, (name, _) in enumerate(rules, 1)})
+    if remaining < rows_in:
+        con.execute(f"DELETE FROM {table} WHERE {DROP_RULE} <> 0")
+    con.execute(f"ALTER TABLE {table} DROP COLUMN {DROP_RULE}")
     drop_duplicate_lines(con, table)
     out = con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
     report.dropped["duplicate_line"] = remaining - out
@@ -123,17 +127,17 @@ def clean_lines(
     return report
 
 
-def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str, hash_column: str = LINE_HASH) -> None:
-    """Delete all but the first of each set of identical lines (every column equal, NULLs equal); drop `hash_column`.
+def drop_duplicate_lines(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Delete all but the first of each set of identical lines (every column equal, NULLs equal); drop `line_hash`.
 
-    `hash_column` holds a hash of each line's other columns. Same lines as a `SELECT DISTINCT`, but the
+    The column `line_hash` holds a hash of each line's other columns. Same lines as a `SELECT DISTINCT`, but the
     kept ones stay in file order: DISTINCT returns them in hash order, and every later group-by over them
     (orders, features) then ran up to twice as slow. Only lines whose hash repeats are compared in full:
     equal lines have equal hashes, and lines whose hashes collide are told apart by the full comparison (a
     GROUP BY, as in DISTINCT), so the result is exact whatever the hash.
     """
-    h = quote_ident(hash_column)
-    cols = ", ".join(quote_ident(c) for c in con.table(table).columns if c != hash_column)
+    h = LINE_HASH
+    cols = ", ".join(quote_ident(c) for c in con.table(table).columns if c != LINE_HASH)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE duplicate_candidates AS
         SELECT rowid AS line_rowid, {cols} FROM {table}
