@@ -19,9 +19,9 @@ from pathlib import Path
 
 def _config(path: str):
     import yaml
+    from segment.pipeline.config_file import load_config
 
     from bench.generate import COLUMNS
-    from pipeline.config import load_config
 
     cfg = Path(path).with_suffix(".bench.yaml")
     cfg.write_text(yaml.safe_dump({"data": {"source": [path], "columns": COLUMNS}}))
@@ -32,8 +32,8 @@ def run(task: str, path: str) -> dict:
     """Do the task; return what it produced and how long its own work took."""
     start = time.perf_counter()
     if task in ("prepare", "features"):
-        from features.customer import customer_features
-        from pipeline.prepare import connect, data_span, prepare
+        from segment.features.customer import customer_features
+        from segment.pipeline.prepare import connect, data_span, prepare
 
         cfg = _config(path)
         start = time.perf_counter()
@@ -45,19 +45,19 @@ def run(task: str, path: str) -> dict:
             feats = customer_features(con, [last], horizon_days=cfg.time.horizon_days)
             out["feature_columns"] = feats.shape[1] - 2
     elif task in ("train", "score"):  # PATH is a config file
-        from pipeline.config import load_config
-        from pipeline.progress import set_quiet
+        from segment.pipeline.config_file import load_config
+        from segment.pipeline.progress import set_quiet
 
         set_quiet(True)
         cfg = load_config(Path(path))
         start = time.perf_counter()
         if task == "train":
-            from pipeline.train import train
+            from segment.pipeline.train import train
 
             result = train(cfg, Path(path))
             out = {"rows": result.report.rows_in, "customers": result.report.customers}
         else:
-            from pipeline.score import score
+            from segment.pipeline.score import score
 
             result = score(cfg)
             out = {"rows": result.report.rows_in, "customers": result.rows, "not_scored": result.not_scored}

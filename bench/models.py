@@ -21,18 +21,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from segment.features.customer import customer_features
+from segment.features.labels import attach_labels, future_buyers
+from segment.features.snapshots import plan_snapshots
+from segment.models.classifiers import fit_classifier, predict_positive
+from segment.models.evaluation import binary_metrics
+from segment.models.training import LABEL, TargetResult, fit_target, split_tuning, train_validation_rows
+from segment.pipeline.config_file import load_config
+from segment.pipeline.prepare import connect, data_span, prepare
 from sklearn.model_selection import StratifiedKFold
 
 from bench.common import REPO, header, table, write
 from bench.generate import COLUMNS, lines_file
-from features.customer import customer_features
-from features.labels import attach_labels, future_buyers
-from features.snapshots import plan_snapshots
-from models.classifiers import fit_classifier, predict_positive
-from models.evaluation import binary_metrics
-from models.training import LABEL, TargetResult, fit_target, split_tuning, train_validation_rows
-from pipeline.config import load_config
-from pipeline.prepare import connect, data_span, prepare
 
 
 def _generated_config(folder: Path) -> Path:

@@ -12,15 +12,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from segment.features.customer import customer_features
+from segment.features.gaps import gap_quantiles
+from segment.models.segments import rule_based_segments
+from segment.pipeline.config_file import load_config
+from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.segmenting import fit_segmenter
 from sklearn.metrics import adjusted_rand_score
 
 from bench.common import REPO, header, table, write
-from features.customer import customer_features
-from features.gaps import gap_quantiles
-from models.segments import rule_based_segments
-from pipeline.config import load_config
-from pipeline.prepare import connect, data_span, prepare
-from pipeline.segmenting import fit_segmenter
 
 CONFIG = REPO / "configs" / "online_retail_ii.yaml"
 DAYS_APART = 28

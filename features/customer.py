@@ -13,8 +13,7 @@ from datetime import date
 
 import duckdb
 import pandas as pd
-
-from features.catalogue import available
+from segment.features.catalogue import available
 
 WINDOWS = (30, 90, 180, 365)
 KEYS = ("cutoff", "customer_id")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from pipeline.config import TimeConfig
-from pipeline.errors import InputError
+from segment.config import TimeConfig
+from segment.errors import InputError
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-
-from features.snapshots import SnapshotPlan
+from segment.features.snapshots import SnapshotPlan
 
 QUESTION = {
     "propensity": "Will this customer place an order in the next {h} days?",

@@ -8,7 +8,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
-from pipeline.config import LightGBMConfig
+from segment.config import LightGBMConfig
 
 CATEGORICAL = ("country",)
 

@@ -7,16 +7,16 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from segment.features.customer import model_feature_columns
+from segment.features.snapshots import SnapshotPlan
+from segment.models import bgnbd as bgnbd_model
+from segment.models.calibration import calibrate
+from segment.models.classifiers import fit_classifier, predict_positive
+from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
+from segment.models.search import Trial, search
 from sklearn.pipeline import Pipeline
 
-from features.customer import model_feature_columns
-from features.snapshots import SnapshotPlan
-from models import bgnbd as bgnbd_model
-from models.calibration import calibrate
-from models.classifiers import fit_classifier, predict_positive
-from models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
-from models.search import Trial, search
-from pipeline.config import LightGBMConfig, SearchConfig
+from segment.config import LightGBMConfig, SearchConfig
 
 Target = Literal["churn", "propensity"]
 LABEL = {"churn": "churn_label", "propensity": "purchase_label"}

@@ -13,11 +13,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from segment.pipeline.config_file import load_config
+from segment.pipeline.progress import console as err_console
+from segment.pipeline.progress import set_quiet, stage
 
-from pipeline.config import Config, load_config
-from pipeline.errors import UserError
-from pipeline.progress import console as err_console
-from pipeline.progress import set_quiet, stage
+from segment.config import Config
+from segment.errors import UserError
 
 app = typer.Typer(
     add_completion=False,
@@ -75,7 +76,7 @@ def _report_table(report) -> Table:
 @app.command()
 def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
     """Load and clean the data, print the data report; write nothing."""
-    from pipeline.prepare import connect, prepare
+    from segment.pipeline.prepare import connect, prepare
 
     cfg = _load(config, set_, quiet)
     with stage("load and clean transactions"):
@@ -93,10 +94,9 @@ def features(
 ) -> None:
     """Write the customer feature table at one cutoff: one row per customer."""
     import pyarrow as pa
-
-    from features.customer import customer_features
-    from pipeline.outputs import atomic_write_parquet
-    from pipeline.prepare import connect, prepare
+    from segment.features.customer import customer_features
+    from segment.pipeline.outputs import atomic_write_parquet
+    from segment.pipeline.prepare import connect, prepare
 
     cfg = _load(config, set_, quiet)
     when = _date(cutoff, "--cutoff")
@@ -117,7 +117,7 @@ def train(
 
     Writes an HTML report to <output.root>/reports/ and logs it to the MLflow run.
     """
-    from pipeline.train import train as run_train
+    from segment.pipeline.train import train as run_train
 
     cfg = _load(config, set_, quiet, verbose)
     result = run_train(cfg, config)
@@ -146,7 +146,7 @@ def score(
 
     Writes the Parquet partition of the date, the database rows and an HTML summary for marketing.
     """
-    from pipeline.score import score as run_score
+    from segment.pipeline.score import score as run_score
 
     cfg = _load(config, set_, quiet, verbose)
     result = run_score(cfg, _date(date_, "--date"))
@@ -167,7 +167,7 @@ def runs(
     set_: SetOpt = None,
 ) -> None:
     """Compare the latest train runs of the config's experiment side by side, without the browser."""
-    from pipeline.runs import latest_train_runs
+    from segment.pipeline.runs import latest_train_runs
 
     cfg = _load(config, set_, quiet=True)
     df = latest_train_runs(cfg.tracking, limit)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+from segment.pipeline.sql_source import copy_query
 
-from pipeline.config import DataConfig
-from pipeline.errors import ConfigError, InputError
-from pipeline.sql_source import copy_query
+from segment.config import DataConfig
+from segment.errors import ConfigError, InputError
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 
-from pipeline.errors import InputError, UserError
+from segment.errors import InputError, UserError
 
 EXPORT_COLUMNS = (
     "customer_id",

@@ -95,7 +95,7 @@ def segment_counts(counts: pd.DataFrame) -> plt.Figure:
 
 def gain(y: np.ndarray, scores: dict[str, np.ndarray], title: str) -> plt.Figure:
     """Cumulative gain by decile: share of all positives found in the top k deciles, per model."""
-    from models.evaluation import cumulative_gain
+    from segment.models.evaluation import cumulative_gain
 
     fig, ax = plt.subplots(figsize=(5, 4))
     x = np.arange(0, 101, 10)

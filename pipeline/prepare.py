@@ -9,11 +9,11 @@ import tempfile
 from datetime import date
 
 import duckdb
+from segment.features.orders import build_orders
+from segment.pipeline.clean import DataReport, clean_lines, describe_orders
+from segment.pipeline.load import load_lines
 
-from features.orders import build_orders
-from pipeline.clean import DataReport, clean_lines, describe_orders
-from pipeline.config import DataConfig
-from pipeline.load import load_lines
+from segment.config import DataConfig
 
 MEMORY_ENV = "SEGMENT_DUCKDB_MEMORY"
 MIB = 2**20

@@ -6,11 +6,10 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
-
-from features.snapshots import SnapshotPlan
-from pipeline import plots
-from pipeline.clean import DataReport
-from pipeline.htmlpage import Section, data_report_table, metrics_table, render
+from segment.features.snapshots import SnapshotPlan
+from segment.pipeline import plots
+from segment.pipeline.clean import DataReport
+from segment.pipeline.htmlpage import Section, data_report_table, metrics_table, render
 
 TOP_AT_RISK = 20
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 from mlflow.tracking import MlflowClient
+from segment.pipeline import tracking
 
-from pipeline import tracking
-from pipeline.config import TrackingConfig
-from pipeline.errors import ModelRegistryError
+from segment.config import TrackingConfig
+from segment.errors import ModelRegistryError
 
 TARGETS = ("propensity", "churn")
 METRICS = ("roc_auc", "pr_auc", "brier")

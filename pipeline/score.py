@@ -15,19 +15,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from segment.features.customer import customer_features
+from segment.features.gaps import gap_quantiles
+from segment.models.segments import rule_based_segments
+from segment.pipeline import outputs, tracking
+from segment.pipeline.clean import DataReport
+from segment.pipeline.drift import psi
+from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.progress import info, stage
+from segment.pipeline.reports import score_summary
+from segment.pipeline.table import segment_summary, segment_table
 
-from features.customer import customer_features
-from features.gaps import gap_quantiles
-from models.segments import rule_based_segments
-from pipeline import outputs, tracking
-from pipeline.clean import DataReport
-from pipeline.config import Config
-from pipeline.drift import psi
-from pipeline.errors import InputError
-from pipeline.prepare import connect, data_span, prepare
-from pipeline.progress import info, stage
-from pipeline.reports import score_summary
-from pipeline.table import segment_summary, segment_table
+from segment.config import Config
+from segment.errors import InputError
 
 MODELS = ("churn", "propensity", "segmenter")
 

@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from segment.models.clusters import Segmenter
+from segment.models.profiles import outcome_rates, profile_with_outcomes, segment_profile
+from segment.pipeline import plots, tracking
 
-from models.clusters import Segmenter
-from models.profiles import outcome_rates, profile_with_outcomes, segment_profile
-from pipeline import plots, tracking
-from pipeline.config import Config
-from pipeline.errors import ModelRegistryError
+from segment.config import Config
+from segment.errors import ModelRegistryError
 
 SCHEMES = {"rfm_segments": "rfm_segment", "lifecycle": "lifecycle_stage", "clusters": "cluster_name"}
 

@@ -14,8 +14,8 @@ import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
 
-from pipeline.config import SqlSource
-from pipeline.errors import InputError
+from segment.config import SqlSource
+from segment.errors import InputError
 
 
 def _text(value: object) -> str | None:

@@ -7,7 +7,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from pipeline.config import ScoringConfig
+from segment.config import ScoringConfig
 
 COLUMNS = (
     "customer_id",

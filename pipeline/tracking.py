@@ -27,8 +27,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
-from pipeline.config import TrackingConfig
-from pipeline.errors import ModelRegistryError
+from segment.config import TrackingConfig
+from segment.errors import ModelRegistryError
 
 CHAMPION = "champion"
 

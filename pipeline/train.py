@@ -7,25 +7,26 @@ from pathlib import Path
 
 import numpy as np
 import yaml
+from segment.features import catalogue
+from segment.features.customer import customer_features, model_feature_columns
+from segment.features.gaps import gap_quantiles
+from segment.features.labels import attach_labels, future_buyers
+from segment.features.snapshots import SnapshotPlan, plan_snapshots
+from segment.models import search
+from segment.models.card import model_card
+from segment.models.evaluation import binary_metrics, challenger_wins
+from segment.models.segments import rule_based_segments
+from segment.models.training import LABEL_COLUMNS, TargetResult, fit_target
+from segment.pipeline import drift, plots, segmenting, tracking
+from segment.pipeline.clean import DataReport
+from segment.pipeline.config_file import flatten
+from segment.pipeline.outputs import write_text
+from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.progress import stage
+from segment.pipeline.reports import train_report
 
-from features import catalogue
-from features.customer import customer_features, model_feature_columns
-from features.gaps import gap_quantiles
-from features.labels import attach_labels, future_buyers
-from features.snapshots import SnapshotPlan, plan_snapshots
-from models import search
-from models.card import model_card
-from models.evaluation import binary_metrics, challenger_wins
-from models.segments import rule_based_segments
-from models.training import LABEL_COLUMNS, TargetResult, fit_target
-from pipeline import drift, plots, segmenting, tracking
-from pipeline.clean import DataReport
-from pipeline.config import Config, flatten
-from pipeline.errors import ModelRegistryError
-from pipeline.outputs import write_text
-from pipeline.prepare import connect, data_span, prepare
-from pipeline.progress import stage
-from pipeline.reports import train_report
+from segment.config import Config
+from segment.errors import ModelRegistryError
 
 TARGETS = ("churn", "propensity")
 

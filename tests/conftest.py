@@ -6,10 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+from segment.pipeline.config_file import load_config
+from segment.pipeline.train import train
 
 from bench.generate import COLUMNS
-from pipeline.config import Config, load_config
-from pipeline.train import train
+from segment.config import Config
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"

@@ -3,10 +3,10 @@
 from datetime import date
 
 import pandas as pd
+from segment.features.catalogue import CATALOGUE, DOC, markdown
+from segment.features.customer import KEYS, customer_features
+from segment.pipeline.prepare import connect, prepare
 
-from features.catalogue import CATALOGUE, DOC, markdown
-from features.customer import KEYS, customer_features
-from pipeline.prepare import connect, prepare
 from tests.conftest import RETAIL_COLUMNS, lines_frame
 
 ROWS = [
@@ -33,7 +33,7 @@ def test_catalogue_lists_exactly_what_the_query_produces_with_every_column_mappe
 def test_features_needing_unmapped_columns_are_left_out_with_a_log_note(tiny_config, caplog):
     frame = lines_frame(ROWS).assign(Amount=lambda d: d["Quantity"] * d["Price"])
     minimal = {"customer_id": "Customer ID", "timestamp": "InvoiceDate", "amount": "Amount"}
-    with caplog.at_level("INFO", logger="features.catalogue"):
+    with caplog.at_level("INFO", logger="segment.features.catalogue"):
         got = _columns(tiny_config, frame, minimal)
     needy = {f.name for f in CATALOGUE if f.needs}
     assert not needy & set(got)
@@ -42,5 +42,5 @@ def test_features_needing_unmapped_columns_are_left_out_with_a_log_note(tiny_con
 
 
 def test_the_generated_page_is_current():
-    """docs/features.md is generated: run `python -m features.catalogue` after changing the catalogue."""
+    """docs/features.md is generated: run `python -m segment.features.catalogue` after changing the catalogue."""
     assert DOC.read_text() == markdown()

@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
+from segment.pipeline.cli import app, main
 from typer.testing import CliRunner
 
-from pipeline.cli import app, main
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -26,7 +26,7 @@ def test_every_option_of_every_command_is_explained(command):
 
 
 def _segment(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
-    code = "from pipeline.cli import main; main()"
+    code = "from segment.pipeline.cli import main; main()"
     return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, capture_output=True, text=True, timeout=300)
 
 
@@ -45,12 +45,12 @@ def test_exit_codes_mean_something(tmp_path, monkeypatch):
     bad_set = _segment("validate", "--set", "time.horizon_days=soon")
     assert bad_set.returncode == 2 and "horizon_days" in bad_set.stderr
     # an unexpected failure is exit 1 with one line, not a traceback
-    import pipeline.prepare
+    import segment.pipeline.prepare
 
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(pipeline.prepare, "prepare", boom)
+    monkeypatch.setattr(segment.pipeline.prepare, "prepare", boom)
     monkeypatch.setattr(sys, "argv", ["segment", "validate", "--config", str(REPO / "configs/default.yaml"), "-q"])
     with pytest.raises(SystemExit) as exc:
         main()

@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
+from segment.pipeline.config_file import load_config
 
-from pipeline.config import load_config
-from pipeline.errors import ConfigError
+from segment.errors import ConfigError
 from tests.conftest import REPO
 
 
@@ -53,7 +53,7 @@ def test_overrides_apply_before_validation(tmp_path: Path):
 
 
 def test_config_reference_is_current():
-    """docs/config.md is generated from the models: regenerate it with `python -m pipeline.config_docs`."""
-    from pipeline.config_docs import DOC, render
+    """docs/config.md is generated from the models: regenerate it with `python -m segment.pipeline.config_docs`."""
+    from segment.pipeline.config_docs import DOC, render
 
     assert DOC.read_text() == render()

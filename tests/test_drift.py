@@ -2,8 +2,7 @@
 
 import numpy as np
 import pandas as pd
-
-from pipeline.drift import psi, reference
+from segment.pipeline.drift import psi, reference
 
 
 def _frame(rng, shift=0.0, n=5000):

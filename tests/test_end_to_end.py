@@ -7,9 +7,9 @@ import sys
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from segment.pipeline.score import score
+from segment.pipeline.train import train
 
-from pipeline.score import score
-from pipeline.train import train
 from tests.conftest import NON_PRODUCT, REPO, SAMPLE
 
 
@@ -91,7 +91,7 @@ def test_cli_runs_from_another_folder_and_reports_bad_config(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("data:\n  source: x.parquet\n  columns: {customer_id: a, timestamp: b, amount: c}\n  colums: {}\n")
     proc = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "validate", "--config", str(bad)],
+        [sys.executable, "-m", "segment.pipeline.cli", "validate", "--config", str(bad)],
         cwd=tmp_path,
         capture_output=True,
         text=True,

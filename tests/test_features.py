@@ -3,10 +3,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from segment.features.customer import customer_features
+from segment.features.labels import attach_labels, future_buyers
+from segment.pipeline.prepare import connect, prepare
 
-from features.customer import customer_features
-from features.labels import attach_labels, future_buyers
-from pipeline.prepare import connect, prepare
 from tests.conftest import SAMPLE, lines_frame
 
 
@@ -84,9 +84,9 @@ from pathlib import Path  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from segment.features.rfm import quintile_score  # noqa: E402
+from segment.pipeline.config_file import load_config  # noqa: E402
 
-from features.rfm import quintile_score  # noqa: E402
-from pipeline.config import load_config  # noqa: E402
 from tests.conftest import RETAIL_COLUMNS, write_config  # noqa: E402
 
 START = pd.Timestamp("2021-01-01")
@@ -178,7 +178,7 @@ def test_quintiles_are_one_to_five_and_recency_is_reversed():
     s = quintile_score(values)
     assert s.min() == 1 and s.max() == 5 and s.value_counts().eq(20).all()
     feats = pd.DataFrame({"cutoff": 1, "recency_days": values, "frequency": values, "monetary": values})
-    from features.rfm import rfm_scores
+    from segment.features.rfm import rfm_scores
 
     scores = rfm_scores(feats)
     assert scores.loc[0, "r_score"] == 5 and scores.loc[99, "r_score"] == 1  # most recent scores high

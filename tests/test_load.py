@@ -10,12 +10,12 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from segment.features.customer import customer_features
+from segment.pipeline.clean import drop_duplicate_lines
+from segment.pipeline.cli import main
+from segment.pipeline.config_file import load_config
+from segment.pipeline.prepare import connect, prepare
 
-from features.customer import customer_features
-from pipeline.clean import drop_duplicate_lines
-from pipeline.cli import main
-from pipeline.config import load_config
-from pipeline.prepare import connect, prepare
 from tests.conftest import RETAIL_COLUMNS, SAMPLE, lines_frame, write_config
 
 ROWS = [
@@ -283,7 +283,7 @@ def test_a_single_customer_store_loads(tmp_path):
 
 def test_text_columns_are_trimmed_exactly_like_trim():
     """The shortcut that skips trim for plain ASCII text gives what NULLIF(trim(x), '') gives, on every edge."""
-    from pipeline.load import _text_expr
+    from segment.pipeline.load import _text_expr
 
     values = ["", " ", "  ", "a", " a", "a ", " a b ", "\ta\n", "é", " é ", "\u00a0x", "x\u00a0", "\u3000x\u2003",
               "\u200bx", "x\u202f", "007", "A1 ", None]  # fmt: skip
@@ -314,7 +314,14 @@ def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_o
 
 def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkeypatch):
     """Small inputs get room to aggregate in memory; 100M lines get the floor that keeps them under 4 GiB."""
-    from pipeline.prepare import MAX_MEMORY_MIB, MEMORY_ENV, MIN_MEMORY_MIB, connect, fit_memory_limit, memory_limit_mib
+    from segment.pipeline.prepare import (
+        MAX_MEMORY_MIB,
+        MEMORY_ENV,
+        MIN_MEMORY_MIB,
+        connect,
+        fit_memory_limit,
+        memory_limit_mib,
+    )
 
     sizes = [10_000, 1_000_000, 10_000_000, 50_000_000, 100_000_000, 1_000_000_000]
     limits = [memory_limit_mib(n) for n in sizes]

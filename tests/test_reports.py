@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from segment.pipeline.cli import app
+from segment.pipeline.score import score
 from typer.testing import CliRunner
-
-from pipeline.cli import app
-from pipeline.score import score
 
 
 def test_train_report_has_data_segments_and_both_models(trained):
@@ -36,9 +35,9 @@ def test_score_summary_compares_with_the_previous_score_date(trained):
 
 
 def test_runs_lists_train_runs_side_by_side(trained, monkeypatch):
-    import pipeline.cli
+    import segment.pipeline.cli
 
-    monkeypatch.setattr(pipeline.cli.out, "width", 250)
+    monkeypatch.setattr(segment.pipeline.cli.out, "width", 250)
     folder, _, result = trained
     out = CliRunner().invoke(app, ["runs", "--config", str(folder / "config.yaml")], terminal_width=250)
     assert out.exit_code == 0, out.output

@@ -12,11 +12,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from segment.pipeline import outputs, tracking
+from segment.pipeline.config_file import load_config
+from segment.pipeline.score import _probabilities, score
 
-from pipeline import outputs, tracking
-from pipeline.config import load_config
-from pipeline.errors import InputError, ModelRegistryError, UserError
-from pipeline.score import _probabilities, score
+from segment.errors import InputError, ModelRegistryError, UserError
 from tests.conftest import NON_PRODUCT, RETAIL_COLUMNS, SAMPLE, write_config
 
 
@@ -114,7 +114,7 @@ def test_a_killed_score_run_leaves_the_previous_outputs_exactly_as_they_were(tra
         [
             sys.executable,
             "-c",
-            "from pipeline.cli import main; main()",
+            "from segment.pipeline.cli import main; main()",
             "score",
             "--config",
             str(path),

@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from segment.features.customer import customer_features
+from segment.features.rfm import rfm_scores
+from segment.models.clusters import Segmenter
+from segment.models.segments import ACTIVITY, STAGES, assign_lifecycle, assign_rfm_segments, lifecycle_thresholds
+from segment.pipeline.config_file import load_config
+from segment.pipeline.prepare import connect, prepare
 
-from features.customer import customer_features
-from features.rfm import rfm_scores
-from models.clusters import Segmenter
-from models.segments import ACTIVITY, STAGES, assign_lifecycle, assign_rfm_segments, lifecycle_thresholds
-from pipeline.config import DEFAULT_RFM_RULES, LifecycleConfig, load_config
-from pipeline.prepare import connect, prepare
+from segment.config import DEFAULT_RFM_RULES, LifecycleConfig
 from tests.conftest import REPO
 
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "mean_order_value", "orders_365d", "return_rate")

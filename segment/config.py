@@ -1,39 +1,20 @@
-"""Typed, validated configuration: YAML in, frozen pydantic objects out.
+"""The configuration schema: every section as a frozen pydantic model, declared once.
 
-Declared once here; every stage receives only its own sub-config. Unknown keys are errors
-(a typo must not silently fall back to a default). Relative paths resolve against the folder
-of the config file, so a run does not depend on the current working directory.
+Every step receives only its own sub-config. Unknown keys are errors (a typo must not silently fall back
+to a default). Reading YAML, resolving relative paths and `--set` overrides live in
+`segment.pipeline.config_file`; this module does no I/O, so `features` and `models` can import it.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import zoneinfo
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-
-from pipeline.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"  # SQL and attribute names from config: validated, then quoted
-
-RFM_SEGMENTS = (
-    "Champions",
-    "Loyal",
-    "Potential Loyalist",
-    "New",
-    "Promising",
-    "Need Attention",
-    "About to Sleep",
-    "At Risk",
-    "Can't Lose Them",
-    "Hibernating",
-    "Lost",
-)
 
 
 class Strict(BaseModel):
@@ -351,97 +332,3 @@ class Config(Strict):
         if unknown:
             raise ValueError(f"output.export_attributes names {unknown}, not keys of data.customer_attributes")
         return self
-
-
-def _resolve(path: str, base: Path) -> str:
-    p = Path(os.path.expanduser(path))
-    return str(p if p.is_absolute() else (base / p).resolve())
-
-
-def _resolve_sqlite(uri: str, base: Path) -> str:
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
-        return prefix + _resolve(uri[len(prefix) :], base)
-    return uri
-
-
-def resolve_paths(raw: dict[str, Any], base: Path) -> dict[str, Any]:
-    """Make every relative path in a raw config absolute against `base` (the config's folder)."""
-    raw = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
-    data = raw.get("data")
-    if isinstance(data, dict) and "source" in data:
-        src = data["source"]
-        data["source"] = [_resolve(s, base) for s in ([src] if isinstance(src, str) else src)]
-    if isinstance(data, dict) and isinstance(data.get("sql"), dict) and isinstance(data["sql"].get("url"), str):
-        data["sql"] = {**data["sql"], "url": _resolve_sqlite(data["sql"]["url"], base)}
-    tracking = raw.setdefault("tracking", {})
-    if isinstance(tracking, dict):
-        tracking["uri"] = _resolve_sqlite(tracking.get("uri", TrackingConfig().uri), base)
-        tracking["artifact_root"] = _resolve(tracking.get("artifact_root", TrackingConfig().artifact_root), base)
-    output = raw.setdefault("output", {})
-    if isinstance(output, dict):
-        output["root"] = _resolve(output.get("root", OutputConfig().root), base)
-        if output.get("database_url"):
-            output["database_url"] = _resolve_sqlite(output["database_url"], base)
-    return raw
-
-
-def _format_validation(err: ValidationError, path: Path) -> str:
-    lines = [f"config {path} is invalid:"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"])
-        if e["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key")
-        else:
-            lines.append(f"  {loc}: {e['msg']}" + (f" (got {e['input']!r})" if e["type"] != "missing" else ""))
-    return "\n".join(lines)
-
-
-def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Apply `key.sub=value` overrides (value parsed as YAML) to a raw config mapping."""
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"override {item!r} must look like key.sub=value")
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {part!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(value)
-    return raw
-
-
-def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
-    """Read, resolve and validate a YAML config; raises ConfigError with every problem named."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as e:
-        raise ConfigError(f"config {path} is not valid YAML: {e}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
-    raw = apply_overrides(raw, overrides or [])
-    try:
-        return Config.model_validate(resolve_paths(raw, path.resolve().parent))
-    except ValidationError as e:
-        raise ConfigError(_format_validation(e, path)) from None
-
-
-def flatten(cfg: BaseModel, prefix: str = "") -> dict[str, str]:
-    """Flatten a config into dotted keys for MLflow params."""
-    out: dict[str, str] = {}
-    for key, value in cfg.model_dump(mode="json").items():
-        _flatten_into(out, f"{prefix}{key}", value)
-    return out
-
-
-def _flatten_into(out: dict[str, str], key: str, value: Any) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten_into(out, f"{key}.{k}", v)
-    else:
-        out[key] = str(value)[:500]
