@@ -1,5 +1,7 @@
-"""The vocabulary of the pipeline, declared once: column names, targets, windows, segment schemes and the
-segment-table contract. Every layer (and the tests) imports these names instead of writing them out.
+"""The vocabulary of the pipeline, declared once.
+
+Column names, targets, windows, segment schemes and the segment-table contract. Every layer (and the
+tests) imports these names instead of writing them out.
 """
 
 from __future__ import annotations
