@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import duckdb
-from segment.pipeline.load import SourceFile, quote_ident
 
 from segment.config import DataConfig
 from segment.errors import InputError
+from segment.pipeline.load import SourceFile, quote_ident
 
 CANONICAL = (
     "customer_id",

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from segment.pipeline.sql_source import copy_query
 
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
+from segment.pipeline.sql_source import copy_query
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}

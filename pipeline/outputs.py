@@ -30,17 +30,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from segment.errors import InputError, UserError
+from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCHEME_COLUMNS, SCORE_DATE
 
-EXPORT_COLUMNS = (
-    "customer_id",
-    "rfm_segment",
-    "lifecycle_stage",
-    "cluster_name",
-    "churn_probability",
-    "purchase_probability",
-    "churn_risk",
-    "propensity_decile",
-)  # plus only the customer attributes the config lists
 PAUSE_ENV = "SEGMENT_TEST_PAUSE_BEFORE_SWAP"  # test hook: seconds to wait with new outputs staged
 
 
@@ -132,7 +123,7 @@ def write_partition(df: pd.DataFrame, root: Path, score_date: date) -> Path:
     path = folder / "part-0.parquet"
     for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a killed run; we hold the date's lock
         stale.unlink(missing_ok=True)
-    table = pa.Table.from_pandas(df.drop(columns="score_date"), preserve_index=False)
+    table = pa.Table.from_pandas(df.drop(columns=SCORE_DATE), preserve_index=False)
     atomic_write_parquet(table, path)
     for other in folder.iterdir():  # anything else visible in the partition is not this run's: remove it
         if other.name != path.name and not other.name.startswith((".", "_")) and other.is_file():
@@ -162,13 +153,13 @@ def write_exports(table: pd.DataFrame, attributes: pd.DataFrame | None, root: Pa
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
     rows = table[list(EXPORT_COLUMNS)]
     if attributes is not None and len(attributes.columns) > 1:
-        rows = rows.merge(attributes, on="customer_id", how="left")
+        rows = rows.merge(attributes, on=CUSTOMER_ID, how="left")
     try:
-        for scheme in ("rfm_segment", "lifecycle_stage", "cluster_name"):
+        for scheme in SCHEME_COLUMNS:
             for name, part in rows.groupby(scheme, sort=True):
                 path = inside(staging, scheme, f"{slug(str(name))}.csv")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                part.sort_values("customer_id").to_csv(path, index=False)
+                part.sort_values(CUSTOMER_ID).to_csv(path, index=False)
         _pause_before_swap()
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
         if final.exists():
@@ -196,7 +187,7 @@ def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, 
                     if_exists="append",
                     index=False,
                     chunksize=10_000,
-                    dtype={"score_date": sa.Date()},
+                    dtype={SCORE_DATE: sa.Date()},
                 )
     finally:
         engine.dispose()

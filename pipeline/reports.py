@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+
 from segment.features.snapshots import SnapshotPlan
 from segment.pipeline import plots
 from segment.pipeline.clean import DataReport

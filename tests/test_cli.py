@@ -4,9 +4,9 @@ import subprocess
 import sys
 
 import pytest
-from segment.pipeline.cli import app, main
 from typer.testing import CliRunner
 
+from segment.pipeline.cli import app, main
 from tests.conftest import REPO
 
 runner = CliRunner()

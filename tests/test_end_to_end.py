@@ -7,9 +7,9 @@ import sys
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+
 from segment.pipeline.score import score
 from segment.pipeline.train import train
-
 from tests.conftest import NON_PRODUCT, REPO, SAMPLE
 
 
@@ -18,7 +18,7 @@ def test_train_logs_and_registers_every_model(trained):
     assert (folder / "mlflow.db").exists() and (folder / "mlartifacts").is_dir()
     assert set(result.versions) == {"segmenter", "churn", "propensity"}
     for target in ("churn", "propensity"):
-        m = result.metrics[target]["model"]
+        m = result.result.metrics[target]["model"]
         assert 0.6 < m["roc_auc"] <= 1.0  # the sample carries real signal
         assert 0 <= m["brier"] < 0.25
     import mlflow
@@ -48,7 +48,7 @@ def test_train_logs_and_registers_every_model(trained):
 def test_score_writes_one_row_per_customer_with_valid_values(trained):
     folder, cfg, _ = trained
     result = score(cfg)
-    table = pd.read_parquet(result.parquet)
+    table = pd.read_parquet(result.published.parquet)
     raw = pd.concat([pd.read_parquet(f) for f in SAMPLE.glob("*.parquet")])
     buyers = (
         raw[
@@ -70,7 +70,7 @@ def test_score_writes_one_row_per_customer_with_valid_values(trained):
     assert table.groupby("customer_id")[["rfm_segment", "cluster_id", "lifecycle_stage"]].nunique().eq(1).all().all()
     assert set(table["propensity_decile"]) <= set(range(1, 11))
     assert table["model_versions"].str.contains("propensity:1").all()
-    with sa.create_engine(result.database_url).connect() as conn:
+    with sa.create_engine(result.published.database_url).connect() as conn:
         db = pd.read_sql_table(cfg.output.table, conn)
     assert len(db) == len(table)
 
@@ -79,10 +79,10 @@ def test_rescoring_a_date_replaces_its_partition(trained):
     folder, cfg, _ = trained
     first = score(cfg)
     again = score(cfg)
-    a = pd.read_parquet(first.parquet)
-    b = pd.read_parquet(again.parquet)
+    a = pd.read_parquet(first.published.parquet)
+    b = pd.read_parquet(again.published.parquet)
     pd.testing.assert_frame_equal(a, b)
-    with sa.create_engine(again.database_url).connect() as conn:
+    with sa.create_engine(again.published.database_url).connect() as conn:
         n = conn.execute(sa.text(f"SELECT count(*) FROM {cfg.output.table}")).scalar()
     assert n == len(a)
 

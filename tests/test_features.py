@@ -3,17 +3,18 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
 from segment.features.labels import attach_labels, future_buyers
 from segment.pipeline.prepare import connect, prepare
-
 from tests.conftest import SAMPLE, lines_frame
 
 
 def _features(cfg, cutoffs, horizon=90):
     con = connect()
     prepare(con, cfg.data)
-    return customer_features(con, cutoffs, horizon_days=horizon), con
+    return customer_features(DuckDBEngine(con), cutoffs, horizon_days=horizon), con
 
 
 def test_future_lines_change_no_feature_on_real_data(tiny_config):
@@ -62,9 +63,9 @@ def test_known_values_for_a_hand_written_history(tiny_config):
     assert (b["recency_days"], b["frequency"], b["tenure_days"]) == (90, 1, 90)
     assert np.isnan(b["gap_mean_days"])
 
-    labels = attach_labels(feats, future_buyers(con, [date(2021, 1, 31)], 90), lookback_days=365).set_index(
-        "customer_id"
-    )
+    labels = attach_labels(
+        feats, future_buyers(DuckDBEngine(con), [date(2021, 1, 31)], 90), lookback_days=365
+    ).set_index("customer_id")
     assert labels.loc["A", "purchase_label"] == 1  # the Feb 1 order is in (t, t + 90]
     assert labels.loc["A", "churn_label"] == 0
     assert labels.loc["B", "purchase_label"] == 0
@@ -84,9 +85,9 @@ from pathlib import Path  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+
 from segment.features.rfm import quintile_score  # noqa: E402
 from segment.pipeline.config_file import load_config  # noqa: E402
-
 from tests.conftest import RETAIL_COLUMNS, write_config  # noqa: E402
 
 START = pd.Timestamp("2021-01-01")
@@ -110,7 +111,7 @@ def _features_of(frame: pd.DataFrame, cutoff: date) -> pd.DataFrame:
         cfg = load_config(write_config(Path(folder), {"source": f"{folder}/l.parquet", "columns": RETAIL_COLUMNS}))
         con = connect()
         prepare(con, cfg.data)
-        return customer_features(con, [cutoff], horizon_days=90)
+        return customer_features(DuckDBEngine(con), [cutoff], horizon_days=90)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -214,7 +215,7 @@ def test_country_ties_go_to_the_alphabetically_first(tiny_config):
     con = connect()
     prepare(con, cfg.data)
     assert con.execute("SELECT country FROM orders WHERE customer_id = 'A'").fetchall() == [("Australia",)]
-    feats = customer_features(con, [date(2021, 1, 5)], horizon_days=90).set_index("customer_id")
+    feats = customer_features(DuckDBEngine(con), [date(2021, 1, 5)], horizon_days=90).set_index("customer_id")
     assert feats.loc["B", "country"] == "Australia"
 
 
