@@ -180,6 +180,26 @@ def runs(
     out.print(t)
 
 
+@app.command()
+def ui(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    port: Annotated[int, typer.Option("--port", help="Port of the MLflow UI on 127.0.0.1.")] = 5000,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Open the MLflow UI on the config's tracking store and artifact folder."""
+    import os
+
+    from segment.pipeline import tracking
+
+    cfg = _load(config, set_, quiet)
+    uri = tracking.tracking_uri(cfg.tracking)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    command += ["--default-artifact-root", cfg.tracking.artifact_root, "--host", "127.0.0.1", "--port", str(port)]
+    err_console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C to stop)")
+    os.execv(sys.executable, command)
+
+
 def main() -> None:
     """Entry point: user errors print one message and exit 2; bugs exit 1."""
     try:

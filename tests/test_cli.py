@@ -10,7 +10,7 @@ from segment.pipeline.cli import app, main
 from tests.conftest import REPO
 
 runner = CliRunner()
-COMMANDS = ("validate", "features", "train", "score", "runs")
+COMMANDS = ("validate", "features", "train", "score", "runs", "ui")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

@@ -198,7 +198,7 @@ def test_drift_is_reported_and_can_fail_the_run_before_any_write(trained, tmp_pa
     assert not Path(cfg.output.root).exists() or not any(Path(cfg.output.root).iterdir())
     ok, _ = _config_beside(trained, tmp_path / "ok")
     result = score(ok, date(2011, 6, 1))  # half a year before the training snapshot: some drift
-    assert result.scored.drift and all(v >= 0 for v in result.scored.drift.values())
+    assert result.scored.drift and max(result.scored.drift.values()) > 0  # six months apart: something moved
     assert "population stability index" in result.published.summary.read_text()
 
 
