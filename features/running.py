@@ -70,7 +70,6 @@ def running_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str], 
     # a frame ending before CURRENT ROW counts only orders (markers sit at the cutoff's own day)
     new_counts = "".join(f", sum(new_{n}) {cum} AS {n}" for n in names)
     # one row per (customer, day) with how many products / categories were first bought that day
-    firsts = ""
     if names:
         per_col = []
         for col, n in (("product_id", "distinct_products"), ("category", "distinct_categories")):
@@ -93,6 +92,13 @@ def running_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str], 
     else:
         firsts_cte = ""
     zero_new = "".join(f", 0 AS new_{n}" for n in names)
+    opt_zero = ("0, " if items else "") + ("0, " if discount else "")
+    firsts_rows = ""
+    if names:
+        counts = ", ".join(f"coalesce(new_{n}, 0)" for n in names)
+        firsts_rows = (
+            f"UNION ALL SELECT customer_id, day, 2, NULL, 0, 0, 0, {opt_zero} NULL, NULL, {counts} FROM firsts"
+        )
     return f"""
     WITH cut AS (SELECT cutoff, {_day("cutoff")} AS day FROM cutoffs),
     po AS (
@@ -113,7 +119,7 @@ def running_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str], 
         SELECT f.customer_id, c.day, 0, c.cutoff, 0, 0, 0, {"0," if items else ""} {"0," if discount else ""}
             NULL, NULL{zero_new}
         FROM first_buy f JOIN cut c ON f.day <= c.day
-        {f"UNION ALL SELECT customer_id, day, 2, NULL, 0, 0, 0, {'0,' if items else ''} {'0,' if discount else ''} NULL, NULL, {', '.join(f'coalesce(new_{n}, 0)' for n in names)} FROM firsts" if names else ""}
+        {firsts_rows}
     ),
     run AS (
         SELECT customer_id, cutoff, day, is_order,

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from segment.models.threads import configure_openmp
 from segment.pipeline.config_file import load_config
 from segment.pipeline.progress import console as err_console
 from segment.pipeline.progress import set_quiet, stage
@@ -184,6 +185,7 @@ def runs(
 
 def main() -> None:
     """Entry point: user errors print one message and exit 2; bugs exit 1."""
+    configure_openmp()  # before any command imports lightgbm (models/threads.py says why)
     try:
         code = app(standalone_mode=False)
     except UserError as e:
