@@ -26,6 +26,7 @@ import skops.io
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
+from segment.pipeline.model_env import model_pip_requirements
 
 from segment.config import TrackingConfig
 from segment.errors import ModelRegistryError
@@ -158,6 +159,7 @@ def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, pre
         registered_model_name=name,
         serialization_format="skops",
         skops_trusted_types=trusted,
+        pip_requirements=model_pip_requirements(),  # inferring them costs ~18 s and lists dev tools
     )
 
 
