@@ -259,7 +259,7 @@ class SearchConfig(Strict):
     seed: int = Field(0, description="seed of the TPE sampler")
 
 
-MAX_TRAINING_ROWS = 2_000_000  # docs/performance.md: fit time grows with rows, quality stops growing well before
+MAX_TRAINING_ROWS = 1_000_000  # docs/performance.md: fit CPU grows with the rows; quality was flat from 200k
 
 
 class ModelsConfig(Strict):
