@@ -14,6 +14,7 @@ from rich.table import Table
 
 from segment.config import Config
 from segment.errors import UserError
+from segment.models.threads import configure_openmp
 from segment.pipeline.config_file import load_config
 from segment.pipeline.progress import console as err_console
 from segment.pipeline.progress import set_quiet, stage
@@ -202,6 +203,7 @@ def ui(
 
 def main() -> None:
     """Entry point: user errors print one message and exit 2; bugs exit 1."""
+    configure_openmp()  # before any command imports lightgbm (models/threads.py says why)
     try:
         code = app(standalone_mode=False)
     except UserError as e:

@@ -30,6 +30,7 @@ from mlflow.tracking import MlflowClient
 
 from segment.config import TrackingConfig
 from segment.errors import InputError, ModelRegistryError
+from segment.pipeline.model_env import model_pip_requirements
 
 CHAMPION = "champion"
 
@@ -168,6 +169,7 @@ def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, pre
         registered_model_name=name,
         serialization_format="skops",
         skops_trusted_types=trusted,
+        pip_requirements=model_pip_requirements(),  # inferring them costs ~18 s and lists dev tools
     )
 
 

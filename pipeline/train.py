@@ -10,10 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from segment.config import Config
+import pandas as pd
+
+from segment.config import Config, ModelsConfig
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.clusters import Segmenter
+from segment.models.sampling import sample_customers
 from segment.models.training import TargetResult, fit_target
 from segment.pipeline import drift, record
 from segment.pipeline.prepare import Prepared, prepare_data
@@ -40,6 +43,13 @@ class TrainResult:
         return {t: fit.metrics for t, fit in self.fits.items()}
 
 
+def bounded(labelled: pd.DataFrame, plan: SnapshotPlan, cfg: ModelsConfig) -> pd.DataFrame:
+    """The training cutoffs' rows cut to `max_training_rows` by whole customers; validation rows stay whole."""
+    is_train = labelled[CUTOFF].isin(plan.train)
+    kept = sample_customers(labelled[is_train], cfg.max_training_rows, cfg.lightgbm.random_state)
+    return pd.concat([kept, labelled[~is_train]], ignore_index=True)
+
+
 def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> TrainResult:
     """Snapshots, segments and both models from prepared data; `reference` is the champion segmenter."""
     plan = plan_snapshots(data.first, data.last, cfg.time)
@@ -55,11 +65,14 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
             snaps.segmented[data.last].with_segments(), snaps.segmented[validation].with_segments(),
             cfg.segments.clusters, reference,
         )  # fmt: skip
+    rows = bounded(snaps.labelled, plan, cfg.models)
     fits = {}
     for target in TARGETS:
         trials = cfg.models.search.trials
         with stage(f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")):
-            fits[target] = fit_target(snaps.labelled, plan, target, cfg.models.lightgbm, search_cfg=cfg.models.search)
+            fits[target] = fit_target(
+                rows, plan, target, cfg.models.lightgbm, search_cfg=cfg.models.search, bgnbd=cfg.models.bgnbd_baseline
+            )
     reference_rows = snaps.labelled[snaps.labelled[CUTOFF] == validation]
     return TrainResult(data, plan, snaps, segments, fits, drift.reference(reference_rows, fits[TARGETS[0]].features))
 

@@ -259,6 +259,9 @@ class SearchConfig(Strict):
     seed: int = Field(0, description="seed of the TPE sampler")
 
 
+MAX_TRAINING_ROWS = 1_000_000  # docs/performance.md: fit CPU grows with the rows; quality was flat from 200k
+
+
 class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
@@ -266,6 +269,14 @@ class ModelsConfig(Strict):
     search: SearchConfig = SearchConfig()
     champion_metric: Literal["pr_auc", "roc_auc", "brier", "log_loss", "ece"] = Field(
         "pr_auc", description="validation metric a new model must match or beat to take the `champion` alias"
+    )
+    max_training_rows: int | None = Field(
+        MAX_TRAINING_ROWS,
+        ge=1000,
+        description="cap on training-snapshot rows: a seeded sample of whole customers above it; null = no cap",
+    )
+    bgnbd_baseline: bool = Field(
+        False, description="also fit the BG/NBD baseline (pymc-marketing) for the model card; the benchmark always does"
     )
 
 
