@@ -18,7 +18,7 @@ from mlflow.exceptions import MlflowException
 from segment.features.customer import customer_features
 from segment.features.gaps import gap_quantiles
 from segment.models.segments import rule_based_segments
-from segment.pipeline import outputs, tracking
+from segment.pipeline import actions_outputs, outputs, tracking
 from segment.pipeline.clean import DataReport
 from segment.pipeline.drift import psi
 from segment.pipeline.prepare import connect, data_span, prepare
@@ -46,6 +46,7 @@ class ScoreResult:
     not_scored: int = 0
     drift: dict[str, float] = field(default_factory=dict)
     exports: Path | None = None
+    actions: dict[str, int] = field(default_factory=dict)  # rows per audience / replenishment output
 
 
 def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -148,6 +149,7 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
     if cfg.output.export_attributes:
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
         attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
+    actions = actions_outputs.build(con, table, cfg, when, attributes)  # audiences + refills; fails before writes
     root = Path(cfg.output.root)
     url = database_url(cfg)
     with stage("write outputs"), outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
@@ -158,6 +160,7 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             {cfg.output.table: table, cfg.output.summary_table: summary_rows}, url, when, cfg.output.db_schema
         )
         exports = outputs.write_exports(table, attributes, root, when) if cfg.output.exports else None
+        actions_outputs.write(actions, root, when)
         html = score_summary(
             table,
             when,
@@ -165,6 +168,7 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             drift=drift,
             drift_warn=cfg.scoring.drift_warn_psi,
             not_scored=not_scored,
+            extra=[actions.section()],
         )
         summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
     with tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}):
@@ -179,7 +183,10 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
             prefix="score_",
         )
         tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
+        tracking.log_metrics(actions.counts(), prefix="actions_")
         tracking.log_json(report.to_dict(), "data_report.json")
         tracking.log_frame(summary_rows, "segment_summary.csv")
         tracking.log_text(html, "summary.html")
-    return ScoreResult(when, len(table), path, url, table, report, summary, not_scored, drift, exports)
+    return ScoreResult(
+        when, len(table), path, url, table, report, summary, not_scored, drift, exports, actions.counts()
+    )
