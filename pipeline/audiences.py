@@ -80,16 +80,20 @@ def _column(name: str, cond: ColumnCondition, table: pd.DataFrame, audience: str
             continue
         if not numeric:
             raise ConfigError(f"audience {audience!r}: column {name!r} holds text; `{bound}` needs a numeric column")
-        out.append(Condition(f"{name} {op} {limit:g}", f"{quoted} {op} ?", (float(limit),)))
+        out.append(Condition(f"{name} {op} {_text(limit)}", f"{quoted} {op} ?", (float(limit),)))
     return out
+
+
+def _text(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def _range(label: str, expr: str, rng) -> list[Condition]:
     out = []
     if rng.min is not None:
-        out.append(Condition(f"{label} >= {rng.min}", f"{expr} >= ?", (rng.min,)))
+        out.append(Condition(f"{label} >= {_text(rng.min)}", f"{expr} >= ?", (rng.min,)))
     if rng.max is not None:
-        out.append(Condition(f"{label} <= {rng.max}", f"{expr} <= ?", (rng.max,)))
+        out.append(Condition(f"{label} <= {_text(rng.max)}", f"{expr} <= ?", (rng.max,)))
     return out
 
 
