@@ -323,8 +323,8 @@ Value = str | int | float
 class NumberRange(Strict):
     """An inclusive range; either end may be left open."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = Field(None, description="lowest value kept (inclusive)")
+    max: float | None = Field(None, description="highest value kept (inclusive)")
 
     @model_validator(mode="after")
     def _ordered(self) -> NumberRange:
@@ -338,8 +338,8 @@ class NumberRange(Strict):
 class DateRange(Strict):
     """An inclusive range of dates (YYYY-MM-DD); either end may be left open."""
 
-    min: date | None = None
-    max: date | None = None
+    min: date | None = Field(None, description="earliest date kept (inclusive)")
+    max: date | None = Field(None, description="latest date kept (inclusive)")
 
     @model_validator(mode="after")
     def _ordered(self) -> DateRange:

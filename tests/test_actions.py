@@ -394,3 +394,20 @@ def test_score_exports_audiences_and_replenishment(trained, tmp_path):
     assert not (tmp_path / "out2" / "segment_table").exists()
     with pytest.raises(InputError):
         audiences.read_segment_table(tmp_path / "out2", None)
+
+
+@pytest.mark.parametrize("path", [("audience",), ("campaign", "start"), ("campaign", "report")])
+def test_every_option_of_the_action_commands_is_explained(path):
+    import typer
+    from segment.pipeline.cli import app
+    from typer.testing import CliRunner
+
+    command = typer.main.get_command(app)
+    for part in path:
+        command = command.commands[part]
+    result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+    assert result.exit_code == 0
+    for param in command.params:
+        if param.name != "help":
+            assert param.help, f"{' '.join(path)} --{param.name} has no help text"
+            assert param.opts[0] in result.output
