@@ -64,12 +64,14 @@ def _column(name: str, cond: ColumnCondition, table: pd.DataFrame, audience: str
 
     if cond.in_ is not None:
         out.append(
-            Condition(f"{name} in {cond.in_}", f"{quoted} IN ({_placeholders(cond.in_)})", values(cond.in_, "in"))
+            Condition(
+                f"{name} in {_text(cond.in_)}", f"{quoted} IN ({_placeholders(cond.in_)})", values(cond.in_, "in")
+            )
         )
     if cond.not_in is not None:
         out.append(
             Condition(
-                f"{name} not in {cond.not_in}",
+                f"{name} not in {_text(cond.not_in)}",
                 f"{quoted} NOT IN ({_placeholders(cond.not_in)})",
                 values(cond.not_in, "not_in"),
             )
@@ -85,6 +87,8 @@ def _column(name: str, cond: ColumnCondition, table: pd.DataFrame, audience: str
 
 
 def _text(value) -> str:
+    if isinstance(value, list | tuple):
+        return ", ".join(map(_text, value))
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -106,7 +110,9 @@ def compile_filter(
         conds += _column(column, cond, table, name)
     if f.countries:
         conds.append(
-            Condition(f"country in {f.countries}", f"t.country IN ({_placeholders(f.countries)})", tuple(f.countries))
+            Condition(
+                f"country in {_text(f.countries)}", f"t.country IN ({_placeholders(f.countries)})", tuple(f.countries)
+            )
         )
     since = when - timedelta(days=f.bought_within_days - 1) if f.bought_within_days else None
     window = f" within the last {f.bought_within_days} days" if since else ""
@@ -122,7 +128,7 @@ def compile_filter(
         if since:
             sql += ' AND "timestamp" >= CAST(? AS DATE)'
             params += (since,)
-        conds.append(Condition(f"bought {key} {wanted}{window}", sql + ")", params))
+        conds.append(Condition(f"bought {key} {_text(wanted)}{window}", sql + ")", params))
     if f.order_value:
         conds += _range("mean order value", "t.mean_order_value", f.order_value)
     if f.orders:

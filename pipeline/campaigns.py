@@ -367,6 +367,10 @@ def report(cfg: Config, con: duckdb.DuckDBPyConnection, name: str, end: date) ->
             "segments": "same tests per segment at start; p_holm = Holm-adjusted within each scheme",
         },
     }
+    arms = result["arms"]
+    result["min_detectable_effect"] = uplift.min_detectable_effect(
+        arms[TEST]["members"], arms[CONTROL]["members"], arms[CONTROL]["purchase_rate"]
+    )
     curve = cumulative(df, start_date, end)
     html = outputs.write_text(folder / f"report-{end}.html", report_html(result, curve))
     result["html"] = str(html)
