@@ -28,21 +28,25 @@ def _purchase_days(lines: str) -> str:
         WHERE amount > 0 AND product_id IS NOT NULL AND "timestamp" < CAST(? AS DATE) + INTERVAL 1 DAY"""
 
 
+def _intervals_body(days: str) -> str:
+    """Per product over the purchase days `days`: the interval distribution (parameter: min_customers)."""
+    return f"""SELECT product_id, count(DISTINCT customer_id) AS customers, count(*) AS repurchases,
+               quantile_cont(gap, 0.5) AS median_days, quantile_cont(gap, 0.25) AS q25_days,
+               quantile_cont(gap, 0.75) AS q75_days
+        FROM (SELECT customer_id, product_id,
+                     date_diff('day', lag(day) OVER (PARTITION BY customer_id, product_id ORDER BY day), day) AS gap
+              FROM {days})
+        WHERE gap IS NOT NULL
+        GROUP BY product_id HAVING count(DISTINCT customer_id) >= ?"""
+
+
 def intervals_sql(lines: str = "lines") -> str:
     """Per qualifying product: customers who bought it again, repurchases, median and quartiles in days.
 
     Parameters: (date, min_customers).
     """
-    return f"""WITH days AS ({_purchase_days(lines)}),
-        gaps AS (
-            SELECT customer_id, product_id,
-                   date_diff('day', lag(day) OVER (PARTITION BY customer_id, product_id ORDER BY day), day) AS gap
-            FROM days)
-        SELECT product_id, count(DISTINCT customer_id) AS customers, count(*) AS repurchases,
-               quantile_cont(gap, 0.5) AS median_days, quantile_cont(gap, 0.25) AS q25_days,
-               quantile_cont(gap, 0.75) AS q75_days
-        FROM gaps WHERE gap IS NOT NULL
-        GROUP BY product_id HAVING count(DISTINCT customer_id) >= ?
+    return f"""WITH days AS ({_purchase_days(lines)})
+        {_intervals_body("days")}
         ORDER BY median_days, product_id"""
 
 
@@ -50,17 +54,15 @@ def due_sql(lines: str = "lines") -> str:
     """Customers whose last purchase of a qualifying product plus its median interval falls in (date, date + N].
 
     The last purchase is the latest at or before the date, so "not bought since" holds by construction.
-    Parameters: (date, min_customers, date, date, date, horizon_days).
+    Parameters: (date, min_customers, date, date, horizon_days).
     """
-    return f"""WITH intervals AS ({intervals_sql(lines)}),
-        last AS (
-            SELECT customer_id, product_id, max(day) AS last_purchase FROM ({_purchase_days(lines)}) GROUP BY ALL)
-        SELECT l.customer_id, l.product_id, l.last_purchase, i.median_days,
-               CAST(l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER)) AS DATE) AS due_date
+    due = "l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER))"
+    return f"""WITH days AS ({_purchase_days(lines)}),
+        intervals AS ({_intervals_body("days")}),
+        last AS (SELECT customer_id, product_id, max(day) AS last_purchase FROM days GROUP BY ALL)
+        SELECT l.customer_id, l.product_id, l.last_purchase, i.median_days, CAST({due} AS DATE) AS due_date
         FROM last l JOIN intervals i USING (product_id)
-        WHERE l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER)) > CAST(? AS DATE)
-          AND l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER))
-              <= CAST(? AS DATE) + to_days(CAST(? AS INTEGER))
+        WHERE {due} > CAST(? AS DATE) AND {due} <= CAST(? AS DATE) + to_days(CAST(? AS INTEGER))
         ORDER BY due_date, customer_id, product_id"""
 
 
@@ -75,7 +77,7 @@ def due_for_refill(
     con: duckdb.DuckDBPyConnection, when: date, min_customers: int, horizon_days: int, lines: str = "lines"
 ) -> pd.DataFrame:
     """One row per (customer, product) due in the next `horizon_days` days after `when`."""
-    df = con.execute(due_sql(lines), [when, min_customers, when, when, when, horizon_days]).df()
+    df = con.execute(due_sql(lines), [when, min_customers, when, when, horizon_days]).df()
     for col in ("last_purchase", "due_date"):
         df[col] = pd.to_datetime(df[col]).dt.date
     return df

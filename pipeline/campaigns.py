@@ -190,6 +190,13 @@ def _record(cfg: Config, final: Path, record: dict, members: pd.DataFrame, conta
         }
         schema = cfg.output.db_schema
         with engine.begin() as conn:
+            if sa.inspect(conn).has_table(cfg.campaigns.table, schema=schema):
+                t = sa.Table(cfg.campaigns.table, sa.MetaData(schema=schema), autoload_with=conn)
+                if conn.execute(sa.select(sa.func.count()).where(t.c.name == record["name"])).scalar():
+                    raise UserError(
+                        f"campaign {record['name']!r} is in table {cfg.campaigns.table!r} but its folder {final} is "
+                        "missing; restore the folder or choose a new name"
+                    )
             pd.DataFrame([row]).to_sql(cfg.campaigns.table, conn, schema=schema, if_exists="append", index=False)
             members.assign(campaign=record["name"], start_date=record["start_date"]).to_sql(
                 cfg.campaigns.members_table, conn, schema=schema, if_exists="append", index=False, chunksize=10_000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import sys
 from datetime import date, timedelta
 from pathlib import Path
@@ -247,6 +248,10 @@ def test_campaign_start_is_idempotent_and_refuses_another_definition(project, sa
         campaigns.start(cfg, con, "spring", "regulars", START, 0.5)
     with pytest.raises(UserError, match="another definition.*audience"):
         campaigns.start(cfg, con, "spring", "everyone", START, 0.3)
+    shutil.rmtree(first.folder)  # the database still holds it: never recorded twice
+    with pytest.raises(UserError, match="folder .* is missing"):
+        campaigns.start(cfg, con, "spring", "regulars", START, 0.3)
+    assert not first.folder.exists()
 
 
 def test_bad_input_exits_2_with_one_message_and_writes_nothing(project, monkeypatch, capsys):
