@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from segment.features.replenishment import due_for_refill, repurchase_intervals
 from segment.pipeline import audiences, outputs
 from segment.pipeline.htmlpage import Section
-from segment.pipeline.progress import info
+from segment.pipeline.progress import info, stage
 
 from segment.config import Config
 
@@ -68,13 +68,16 @@ def build(
     """Every configured audience and (when enabled and products are mapped) the replenishment list at `when`."""
     frames = ActionFrames(when)
     seg = table.astype({"customer_id": str})
-    for name, f in cfg.audiences.items():
-        members = audiences.select(con, seg, f, when, name).members
-        frames.audiences[name] = audiences.export_frame(members, attributes)
+    if cfg.audiences:
+        with stage(f"{len(cfg.audiences)} audiences"):
+            for name, f in cfg.audiences.items():
+                members = audiences.select(con, seg, f, when, name).members
+                frames.audiences[name] = audiences.export_frame(members, attributes)
     rep = cfg.replenishment
     if rep.enabled and "product_id" in con.table("lines").columns:
-        frames.intervals = repurchase_intervals(con, when, rep.min_customers)
-        frames.replenishment = due_for_refill(con, when, rep.min_customers, rep.due_within_days)
+        with stage("replenishment intervals and due list"):
+            frames.intervals = repurchase_intervals(con, when, rep.min_customers)
+            frames.replenishment = due_for_refill(con, when, rep.min_customers, rep.due_within_days)
     elif rep.enabled:
         info("[yellow]replenishment:[/yellow] data.columns.product_id is not mapped; no replenishment list")
     return frames
