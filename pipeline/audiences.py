@@ -140,12 +140,23 @@ def compile_filter(
     return conds
 
 
-def evaluate_sql(conds: list[Condition], seg: str = "seg", orders: str = "orders", country: bool = True) -> str:
+def needs_history(f: AudienceFilter) -> bool:
+    """Whether the filter looks at order lines or orders (else the segment table alone answers it)."""
+    return any(
+        getattr(f, k)
+        for k in ("countries", "products", "categories", "order_value", "orders", "first_order", "last_order")
+    )
+
+
+def evaluate_sql(conds: list[Condition], seg: str = "seg", orders: str | None = "orders", country: bool = True) -> str:
     """One row per scored customer: its id and one boolean column `c{i}` per condition (NULL counts as false).
 
-    Parameters: the date, then each condition's parameters in order.
+    Parameters: the date (only with `orders`), then each condition's parameters in order. Without `orders`
+    the conditions may only use the segment table.
     """
     flags = "".join(f", coalesce(({c.sql}), false) AS c{i}" for i, c in enumerate(conds))
+    if orders is None:
+        return f"SELECT s.customer_id{flags} FROM {seg} s ORDER BY s.customer_id"
     country_col = ", mode(country ORDER BY country) AS country" if country else ", NULL AS country"
     return f"""WITH t AS (
             SELECT customer_id, CAST(min(ts) AS DATE) AS first_order, CAST(max(ts) AS DATE) AS last_order,
@@ -176,16 +187,23 @@ def explain_frame(flags: pd.DataFrame, conds: list[Condition]) -> pd.DataFrame:
 
 
 def select(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, f: AudienceFilter, when: date, name: str) -> Audience:
-    """The audience `name` among the segment-table rows `table` scored at `when` (tables lines/orders in con)."""
+    """The audience `name` among the segment-table rows `table` scored at `when`.
+
+    `con` holds the clean `lines`/`orders` when the filter needs history (`needs_history`); otherwise any
+    DuckDB connection will do.
+    """
     conds = compile_filter(f, table, when, name)
-    country = "country" in con.table("orders").columns
+    history = needs_history(f)
+    country = history and "country" in con.table("orders").columns
     if f.countries and not country:
         raise ConfigError(f"audience {name!r} filters on countries but the orders have no country column")
     ids = table[[CUSTOMER_ID]].astype({CUSTOMER_ID: str})
     con.register("audience_seg", table.drop(columns=[SCORE_DATE], errors="ignore"))
     try:
-        params = [when, *(p for c in conds for p in c.params)]
-        flags = con.execute(evaluate_sql(conds, seg="audience_seg", country=country), params).df()
+        params = [when] if history else []
+        params += [p for c in conds for p in c.params]
+        sql = evaluate_sql(conds, seg="audience_seg", orders="orders" if history else None, country=country)
+        flags = con.execute(sql, params).df()
     finally:
         con.unregister("audience_seg")
     flags[CUSTOMER_ID] = flags[CUSTOMER_ID].astype(str)

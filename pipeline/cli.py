@@ -188,11 +188,16 @@ DateOpt = Annotated[str | None, typer.Option("--date", help="Score date YYYY-MM-
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
 
 
-def _actions_data(cfg: Config, quiet: bool):
-    """The clean lines/orders (and contact attributes when exports list them) for audiences and campaigns."""
+def _actions_data(cfg: Config, quiet: bool, history: bool = True):
+    """The clean lines/orders (and contact attributes when exports list them) for audiences and campaigns.
+
+    Without `history` and contact attributes nothing is loaded: the segment table alone answers the filter.
+    """
     from segment.pipeline.prepare import connect, prepare
 
     con = connect()
+    if not history and not cfg.output.export_attributes:
+        return con, None
     with stage("load and clean transactions"):
         prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
     attributes = None
@@ -222,7 +227,7 @@ def audience(
     cfg = _load(config, set_, quiet or json_)
     f = audiences.audience_filter(cfg, name)
     when, table = audiences.read_segment_table(Path(cfg.output.root), _date(date_, "--date"))
-    con, attributes = _actions_data(cfg, quiet or json_)
+    con, attributes = _actions_data(cfg, quiet or json_, history=audiences.needs_history(f))
     chosen = audiences.select(con, table, f, when, name)
     rows = audiences.export_frame(chosen.members, attributes)
     root = Path(cfg.output.root)
@@ -279,7 +284,8 @@ def campaign_start(
     folder = campaigns.campaign_folder(Path(cfg.output.root), name)
     con = attributes = None
     if not (folder / "campaign.json").exists():
-        con, attributes = _actions_data(cfg, quiet or json_)
+        needs = audiences.needs_history(cfg.audiences[audience_])
+        con, attributes = _actions_data(cfg, quiet or json_, history=needs)
     started = campaigns.start(cfg, con, name, audience_, when, control, attributes)
     if json_:
         out.print(json.dumps(started.to_dict()), markup=False)

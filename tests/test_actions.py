@@ -416,3 +416,18 @@ def test_every_option_of_the_action_commands_is_explained(path):
         if param.name != "help":
             assert param.help, f"{' '.join(path)} --{param.name} has no help text"
             assert param.opts[0] in result.output
+
+
+def test_a_filter_on_segment_columns_needs_no_order_history(sample):
+    import duckdb
+
+    con, table = sample
+    f = AudienceFilter.model_validate({"columns": {"churn_risk": {"in": ["high"]}, "monetary": {"min": 500}}})
+    assert not audiences.needs_history(f) and audiences.needs_history(
+        AudienceFilter.model_validate({"orders": {"min": 2}})
+    )
+    alone = audiences.select(duckdb.connect(), table, f, START, "x")  # no lines, no orders in this connection
+    full = audiences.select(con, table, f, START, "x")
+    expected = table[(table.churn_risk == "high") & (table.monetary >= 500)].customer_id.tolist()
+    assert alone.members.customer_id.tolist() == full.members.customer_id.tolist() == sorted(expected)
+    assert len(expected) > 10
