@@ -341,7 +341,9 @@ def report_html(result: dict, curve: pd.DataFrame) -> str:
         caption="uplift (test - control)",
         floats=4,
     )
-    head.figure(plots.cumulative_rate(curve), "cumulative purchase rate by arm")
+    fig = plots.cumulative_rate(curve)
+    head.figure(fig, "cumulative purchase rate by arm")
+    plots.plt.close(fig)  # pyplot keeps every figure until closed
     seg = Section("By segment at the start")
     seg.notes.append("Many segments mean many tests: read the Holm-adjusted p-values, not the raw ones.")
     for scheme, rows in result["segments"].items():
