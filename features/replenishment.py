@@ -56,12 +56,17 @@ def due_sql(lines: str = "lines") -> str:
     The last purchase is the latest at or before the date, so "not bought since" holds by construction.
     Parameters: (date, min_customers, date, date, horizon_days).
     """
-    due = "l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER))"
     return f"""WITH days AS ({_purchase_days(lines)}),
-        intervals AS ({_intervals_body("days")}),
-        last AS (SELECT customer_id, product_id, max(day) AS last_purchase FROM days GROUP BY ALL)
-        SELECT l.customer_id, l.product_id, l.last_purchase, i.median_days, CAST({due} AS DATE) AS due_date
-        FROM last l JOIN intervals i USING (product_id)
+        intervals AS ({_intervals_body("days")})
+        {_due_body("days", "intervals")}"""
+
+
+def _due_body(days: str, intervals: str) -> str:
+    """The due list from purchase days and per-product intervals (parameters: date, date, horizon_days)."""
+    due = "l.last_purchase + to_days(CAST(round(i.median_days) AS INTEGER))"
+    return f"""SELECT l.customer_id, l.product_id, l.last_purchase, i.median_days, CAST({due} AS DATE) AS due_date
+        FROM (SELECT customer_id, product_id, max(day) AS last_purchase FROM {days} GROUP BY ALL) l
+        JOIN {intervals} i USING (product_id)
         WHERE {due} > CAST(? AS DATE) AND {due} <= CAST(? AS DATE) + to_days(CAST(? AS INTEGER))
         ORDER BY due_date, customer_id, product_id"""
 
@@ -73,11 +78,30 @@ def repurchase_intervals(
     return con.execute(intervals_sql(lines), [when, min_customers]).df()
 
 
+def _dates(df: pd.DataFrame) -> pd.DataFrame:
+    for col in ("last_purchase", "due_date"):
+        df[col] = pd.to_datetime(df[col]).dt.date
+    return df
+
+
 def due_for_refill(
     con: duckdb.DuckDBPyConnection, when: date, min_customers: int, horizon_days: int, lines: str = "lines"
 ) -> pd.DataFrame:
     """One row per (customer, product) due in the next `horizon_days` days after `when`."""
-    df = con.execute(due_sql(lines), [when, min_customers, when, when, horizon_days]).df()
-    for col in ("last_purchase", "due_date"):
-        df[col] = pd.to_datetime(df[col]).dt.date
-    return df
+    return _dates(con.execute(due_sql(lines), [when, min_customers, when, when, horizon_days]).df())
+
+
+def replenishment(
+    con: duckdb.DuckDBPyConnection, when: date, min_customers: int, horizon_days: int, lines: str = "lines"
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both `repurchase_intervals` and `due_for_refill`, reading the lines once (a temporary table of days)."""
+    days, intervals = "replenishment_days", "replenishment_intervals"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {days} AS {_purchase_days(lines)}", [when])
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {intervals} AS {_intervals_body(days)}", [min_customers])
+        per_product = con.execute(f"SELECT * FROM {intervals} ORDER BY median_days, product_id").df()
+        due = _dates(con.execute(_due_body(days, intervals), [when, when, horizon_days]).df())
+    finally:
+        con.execute(f"DROP TABLE IF EXISTS {intervals}")
+        con.execute(f"DROP TABLE IF EXISTS {days}")
+    return per_product, due

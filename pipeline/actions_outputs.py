@@ -21,7 +21,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from segment.features.replenishment import due_for_refill, repurchase_intervals
+from segment.features.replenishment import replenishment
 from segment.pipeline import audiences, outputs
 from segment.pipeline.htmlpage import Section
 from segment.pipeline.progress import info, stage
@@ -76,8 +76,7 @@ def build(
     rep = cfg.replenishment
     if rep.enabled and "product_id" in con.table("lines").columns:
         with stage("replenishment intervals and due list"):
-            frames.intervals = repurchase_intervals(con, when, rep.min_customers)
-            frames.replenishment = due_for_refill(con, when, rep.min_customers, rep.due_within_days)
+            frames.intervals, frames.replenishment = replenishment(con, when, rep.min_customers, rep.due_within_days)
     elif rep.enabled:
         info("[yellow]replenishment:[/yellow] data.columns.product_id is not mapped; no replenishment list")
     return frames

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import sqlalchemy as sa
-from segment.features.replenishment import due_for_refill, repurchase_intervals
+from segment.features.replenishment import due_for_refill, replenishment, repurchase_intervals
 from segment.pipeline import actions_outputs, audiences, campaigns, outputs
 from segment.pipeline.cli import main
 from segment.pipeline.config_file import load_config
@@ -191,6 +191,9 @@ def test_repurchase_intervals_are_point_in_time(sample):
     )
     pd.testing.assert_frame_equal(repurchase_intervals(con, START, 5, lines="lines_later"), before)
     pd.testing.assert_frame_equal(due_for_refill(con, START, 5, 30, lines="lines_later"), due)
+    both = replenishment(con, START, 5, 30, lines="lines_later")  # one pass over the lines, same answers
+    pd.testing.assert_frame_equal(both[0], before)
+    pd.testing.assert_frame_equal(both[1], due)
     assert len(before) > 20 and len(due) > 20
     assert (before.customers >= 5).all() and (before.q25_days <= before.median_days).all()
     assert (before.median_days <= before.q75_days).all() and (before.q25_days >= 1).all()
