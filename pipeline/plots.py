@@ -116,3 +116,16 @@ def importance(values: pd.Series, title: str, top: int = 15) -> plt.Figure:
     ax.set(xlabel="mean |SHAP value| (log-odds)", title=f"{title}: feature importance")
     fig.tight_layout()
     return fig
+
+
+def cumulative_rate(curve: pd.DataFrame) -> plt.Figure:
+    """Share of each arm's members who have bought, day by day since the campaign started."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for arm in ("test", "control"):
+        ax.plot(pd.to_datetime(curve["day"]), curve[arm], label=arm)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(xlabel="day", ylabel="members who bought", title="cumulative purchase rate by arm")
+    ax.legend()
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    return fig

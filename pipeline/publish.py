@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segment.config import Config, OutputConfig
-from segment.pipeline import outputs
+from segment.pipeline import actions_outputs, outputs
 from segment.pipeline.reports import score_summary
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ class Published:
     summary: Path  # the HTML summary for marketing
     exports: Path | None
     html: str
+    actions: dict[str, int]  # rows per audience and replenishment output
 
 
 def database_url(cfg: OutputConfig) -> str:
@@ -44,6 +45,7 @@ def publish(scored: Scored, cfg: Config) -> Published:
         outputs.write_partition(scored.summary, outputs.inside(root, "segment_summary"), when)
         outputs.write_database({out.table: scored.table, out.summary_table: scored.summary}, url, when, out.db_schema)
         exports = outputs.write_exports(scored.table, scored.attributes, root, when) if out.exports else None
+        actions_outputs.write(scored.actions, root, when)
         html = score_summary(
             scored.table,
             when,
@@ -51,6 +53,7 @@ def publish(scored: Scored, cfg: Config) -> Published:
             drift=scored.drift,
             drift_warn=cfg.scoring.drift_warn_psi,
             not_scored=scored.not_scored,
+            extra=[scored.actions.section()],
         )
         summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
-    return Published(path, url, summary, exports, html)
+    return Published(path, url, summary, exports, html, scored.actions.counts())

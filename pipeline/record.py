@@ -198,6 +198,7 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
             prefix="score_",
         )
         tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
+        tracking.log_metrics(scored.actions.counts(), prefix="actions_")
         tracking.log_json(scored.report.to_dict(), "data_report.json")
         tracking.log_frame(pd.DataFrame(scored.summary), "segment_summary.csv")
         tracking.log_text(html, "summary.html")

@@ -94,6 +94,7 @@ def score_summary(
     drift: dict[str, float] | None = None,
     drift_warn: float = 0.2,
     not_scored: int = 0,
+    extra: list[Section] | None = None,
 ) -> str:
     """Segment sizes and their change since the previous score date, who is slipping, who to call first."""
     since = f"since {prev_date}" if prev_date else "(no earlier score date to compare with)"
@@ -124,4 +125,4 @@ def score_summary(
         psi_table = pd.DataFrame(sorted(drift.items(), key=lambda kv: -kv[1]), columns=["feature", "PSI"])
         health.table(psi_table.head(15), caption="population stability index against the training snapshot")
     subtitle = f"{len(table):,} customers scored"
-    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, health])
+    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, *(extra or []), health])

@@ -17,8 +17,8 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError
+from segment.pipeline import actions_outputs, record, tracking
 from segment.pipeline import drift as drift_step
-from segment.pipeline import record, tracking
 from segment.pipeline.clean import DataReport
 from segment.pipeline.prepare import Prepared, prepare_data
 from segment.pipeline.progress import info, stage
@@ -57,6 +57,7 @@ class Scored:
     not_scored: int
     model_versions: str
     attributes: pd.DataFrame | None = None
+    actions: actions_outputs.ActionFrames | None = None  # audiences and the replenishment list
 
 
 @dataclass(frozen=True)
@@ -135,7 +136,9 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
         attributes = data.engine.query(f"SELECT customer_id, {names} FROM customer_attributes")
     not_scored = data.report.customers - len(table)  # customers with no purchase on or before the date
-    return Scored(when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes)
+    actions = actions_outputs.build(data.engine.con, table, cfg, when, attributes)  # a bad filter fails here
+    summary = segment_summary(table)
+    return Scored(when, table, summary, drift, data.report, not_scored, champions.versions, attributes, actions)
 
 
 def score(cfg: Config, asked: date | None = None) -> ScoreResult:
