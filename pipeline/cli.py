@@ -73,8 +73,8 @@ def _report_table(report, future: int | None = None) -> Table:
 def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
     """Load and clean the data, print the data report; write nothing."""
     from segment.features.engine import DuckDBEngine
-    from segment.pipeline import checks
     from segment.features.snapshots import plan_snapshots
+    from segment.pipeline import checks
     from segment.pipeline.prepare import connect, data_span, prepare
 
     cfg = _load(config, set_, quiet)
@@ -183,17 +183,27 @@ def runs(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare the latest train runs of the config's experiment side by side, without the browser."""
-    from segment.pipeline.runs import latest_train_runs
+    import pandas as pd
+    from rich import box
+
+    from segment.pipeline import runs as past
 
     cfg = _load(config, set_, quiet)
-    df = latest_train_runs(cfg.tracking, limit)
+    df = past.latest_train_runs(cfg.tracking, limit)
     if df.empty:
         out.print(f"no train runs in experiment {cfg.tracking.experiment!r} yet: run `segment train` first")
         return
-    t = Table(title=f"latest train runs of experiment {cfg.tracking.experiment!r}")
-    for col in df.columns:
-        t.add_column(col, justify="left" if df[col].dtype == object else "right")
-    for row in df.itertuples(index=False):
+    title = f"latest train runs of experiment {cfg.tracking.experiment!r}"
+    if out.width < past.NARROW:
+        out.print(title, *past.blocks(df), sep="\n\n")
+        return
+    wide = out.width >= past.WIDE
+    shown = df if wide else past.compact(df)
+    t = Table(title=title, box=box.SQUARE if wide else box.SIMPLE_HEAD, pad_edge=wide, collapse_padding=not wide)
+    for col in shown.columns:
+        numeric = pd.api.types.is_numeric_dtype(shown[col])
+        t.add_column(col, justify="right" if numeric else "left", no_wrap=not wide)
+    for row in shown.itertuples(index=False):
         t.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     out.print(t)
 

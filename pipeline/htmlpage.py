@@ -44,7 +44,7 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; }
 img { max-width: 100%; margin: .4rem 0; border: 1px solid #eee; }
 .meta { color: #666; font-size: .9rem; } .warn { color: #a40; } .scroll { overflow-x: auto; }
-.card { background: #fafafa; border: 1px solid #e4e4e4; border-radius: 4px; padding: .2rem 1rem .6rem; margin: .8rem 0; }
+.card { background: #fafafa; border: 1px solid #e4e4e4; border-radius: 4px; padding: .2rem 1rem .6rem; }
 .card h3 { margin: .6rem 0 .4rem; } .card p, .card li { font-size: .92rem; line-height: 1.4; }
 .card td:not(:first-child), .card th:not(:first-child) { text-align: right; }
 </style></head><body>

@@ -158,6 +158,7 @@ def write_exports(
     final.parent.mkdir(parents=True, exist_ok=True)
     _repair(final)
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
+
     def with_attributes(frame: pd.DataFrame) -> pd.DataFrame:
         if attributes is not None and len(attributes.columns) > 1:
             return frame.merge(attributes, on=CUSTOMER_ID, how="left")  # keeps the frame's row order

@@ -71,6 +71,7 @@ class Meter:
         self.task = None
 
     def __call__(self, done: int, total: int) -> None:
+        """Record that `done` of `total` are finished."""
         if _state["quiet"]:
             return
         if self.terminal:

@@ -192,13 +192,13 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
     return TrainRecord(run_id, versions, decisions, path, result)
 
 
-def lineage_tags(train_run_ids: str, experiment_id: str) -> dict[str, str]:
+def lineage_tags(train_run_ids: list[str], experiment_id: str) -> dict[str, str]:
     """Which train runs logged the models a score run used: a `train_run_ids` tag and a note with links.
 
     Not `mlflow.parentRunId`: a score run is not part of the train run (the UI would nest it there and
     hide it from the run list); it only used its models.
     """
-    ids = [r for r in train_run_ids.split(",") if r]
+    ids = [r for r in train_run_ids if r]
     if not ids:
         return {}
     links = "\n".join(f"- [{r[:8]}](#/experiments/{experiment_id}/runs/{r})" for r in ids)
@@ -210,7 +210,9 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
     exp = tracking.setup(cfg.tracking)
     drift = scored.drift
     tags = {"score_date": str(scored.score_date), "model_versions": scored.model_versions}
-    tags |= lineage_tags(scored.train_run_ids, exp)
+    model_runs = sorted(set(",".join(scored.table["run_id"].unique()).split(","))) if len(scored.table) else []
+    tags |= lineage_tags(sorted({tracking.train_run_of(r) for r in model_runs if r}), exp)
+    tags |= {"model_run_ids": ",".join(model_runs)} if model_runs else {}
     with tracking.run(exp, "score", tags=tags):
         tracking.log_metrics(
             {

@@ -17,8 +17,8 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError
-from segment.pipeline import drift as drift_step
 from segment.pipeline import checks, record, tracking
+from segment.pipeline import drift as drift_step
 from segment.pipeline.clean import DataReport
 from segment.pipeline.exports import customer_extras
 from segment.pipeline.prepare import Prepared, prepare_data

@@ -55,8 +55,9 @@ class CsvOptions(Strict):
     encoding: str = Field("utf-8", description="text encoding, e.g. `latin-1`")
     quote: str = Field('"', description="quote character")
     decimal: Literal[".", ","] = Field(
-        ".", description="decimal separator of numbers in text: `,` for European exports (then `.` and spaces "
-        "are read as thousands separators: `1.234,50` = 1234.5)"
+        ".",
+        description="decimal separator of numbers in text: `,` for European exports (then `.` and spaces "
+        "are read as thousands separators: `1.234,50` = 1234.5)",
     )
 
 
