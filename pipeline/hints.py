@@ -37,14 +37,19 @@ DECIMAL_COMMA = re.compile(r"^\s*-?[0-9.\s]*[0-9],[0-9]+\s*$")
 
 
 def delimiter_hint(columns: Sequence[str]) -> str:
-    """A file read as one column whose header holds `;`, a tab or `|` was split on the wrong delimiter."""
-    if len(columns) != 1:
+    """Column names holding `;`, a tab or `|` (at least one per column): the file was split on the wrong delimiter.
+
+    Usually it is read as one column; with decimal commas (`2,55`) DuckDB may split on those instead and
+    see two or three columns, so the rule counts the candidate across all names, not in one.
+    """
+    if not columns:
         return ""
-    header = columns[0]
-    found = max(DELIMITERS, key=header.count)
-    if header.count(found) == 0:
+    counts = {d: sum(str(c).count(d) for c in columns) for d in DELIMITERS}
+    found = max(counts, key=counts.get)
+    if counts[found] < len(columns):
         return ""
-    return f"; the file was read as one column: set data.csv.delimiter to {DELIMITERS[found]}"
+    shape = "one column" if len(columns) == 1 else f"{len(columns)} columns"
+    return f"; the file was read as {shape}: set data.csv.delimiter to {DELIMITERS[found]}"
 
 
 def date_format(values: Sequence[str]) -> str | None:
