@@ -292,3 +292,58 @@ def test_the_experiment_opens_on_runs(tmp_path: Path):
     exp = tracking.setup(cfg)
     kind = MlflowClient(cfg.uri).get_experiment(exp).tags.get("mlflow.experimentKind")
     assert kind == "custom_model_development"
+
+
+# ---------------------------------------------------------------- end to end on the trained sample
+
+
+def test_the_train_report_shows_cards_as_html_and_explains_k(trained):
+    _, _, result = trained
+    html = result.report_path.read_text()
+    cards = re.findall(r'<div class="card">(.*?)</div>', html, flags=re.S)
+    assert len(cards) == 2  # churn and propensity
+    for card in cards:
+        assert (
+            re.search(r"<h3[^>]*>Model card: (churn|propensity)", card)
+            and "<table>" in card
+            and "<th>ROC-AUC</th>" in card
+        )
+    seg = result.result.segments.segmenter
+    assert f"K-means: k = {seg.k_} was chosen: silhouette {seg.silhouette_scores_[seg.k_]:.3f}" in html
+    assert "fewer than 12" in html  # the fixture trains on 4 cutoffs: the report says what that means
+
+
+def test_the_runs_table_shows_the_chosen_k_silhouette(trained):
+    from mlflow.tracking import MlflowClient
+
+    _, cfg, result = trained
+    client = MlflowClient(cfg.tracking.uri)
+    seg = result.result.segments.segmenter
+    parent = client.get_run(result.run_id).data.metrics
+    assert parent["kmeans_silhouette"] == pytest.approx(seg.silhouette_scores_[seg.k_])
+    assert parent["kmeans_k"] == seg.k_
+    child = client.search_runs(
+        [client.get_run(result.run_id).info.experiment_id], filter_string="attributes.run_name = 'segments'"
+    )[0]
+    series = client.get_metric_history(child.info.run_id, "kmeans_silhouette_by_k")
+    assert sorted(m.step for m in series) == sorted(seg.silhouette_scores_)
+
+
+def test_a_far_score_date_is_refused_unless_forced_and_score_runs_name_their_train_run(trained):
+    from mlflow.tracking import MlflowClient
+
+    from segment.pipeline.score import score
+
+    _, cfg, result = trained
+    with pytest.raises(InputError, match="pass --force"):  # an InputError: exit 2 (test_cli)
+        score(cfg, date(2030, 1, 1))
+    assert not (Path(cfg.output.root) / "segment_table" / "score_date=2030-01-01").exists()
+    forced = score(cfg, date(2012, 6, 1), force=True)
+    assert forced.rows > 0
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_run(result.run_id).info.experiment_id
+    latest = client.search_runs([exp], "attributes.run_name = 'score'", order_by=["attributes.start_time DESC"])[0]
+    assert latest.data.tags["train_run_ids"] == result.run_id
+    assert "mlflow.parentRunId" not in latest.data.tags
+    moved = forced.published.exports / exports.MOVED_FILE
+    assert moved.exists() and list(pd.read_csv(moved, nrows=0).columns)[:2] == ["customer_id", "previous_stage"]
