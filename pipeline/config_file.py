@@ -82,7 +82,7 @@ def known_keys(loc: tuple) -> list[str]:
 
 
 def _did_you_mean(loc: tuple) -> str:
-    """ "; did you mean 'columns'?" for a misspelled key, from the section's known keys."""
+    """A suggestion for a misspelled key ("; did you mean 'columns'?") from the section's known keys."""
     close = difflib.get_close_matches(str(loc[-1]), known_keys(loc), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
