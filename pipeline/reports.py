@@ -20,6 +20,14 @@ BGNBD_MISSING = (
 )
 
 
+def model_notes(by_model: dict[str, dict[str, float]]) -> list[str]:
+    """What a model section says above its table, including which baseline is missing and how to add it."""
+    notes = ["Validation snapshot; baselines are scored on the same customers."]
+    if "bgnbd" not in by_model:
+        notes.append(BGNBD_MISSING)
+    return notes
+
+
 def k_choice(scores: dict[int, float], shares: dict[int, float], min_share: float, k: int) -> str:
     """Why k won, in words: the best silhouette among the k whose smallest cluster holds `min_share` or more.
 
@@ -97,9 +105,7 @@ def train_report(
     sections = [data, seg]
     for target, by_model in metrics.items():
         s = Section(f"{target.capitalize()} model")
-        s.notes.append("Validation snapshot; baselines are scored on the same customers.")
-        if "bgnbd" not in by_model:
-            s.notes.append(BGNBD_MISSING)
+        s.notes.extend(model_notes(by_model))
         if cards and target in cards:
             s.markdown = cards[target]
         s.table(metrics_table(by_model))

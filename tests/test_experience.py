@@ -190,6 +190,13 @@ def test_why_k_won_names_the_rule_that_decided():
     assert "silhouette alone" in k_choice({3: 0.4, 4: 0.3}, {3: 0.01, 4: 0.01}, 0.03, 3)
 
 
+def test_a_skipped_bgnbd_baseline_is_said_with_how_to_enable_it():
+    from segment.pipeline.reports import model_notes
+
+    assert any("pip install -e '.[bench]'" in n for n in model_notes({"model": {}, "rfm_logistic": {}}))
+    assert not any("BG/NBD" in n for n in model_notes({"model": {}, "bgnbd": {}}))
+
+
 def _runs_frame() -> pd.DataFrame:
     row = {"run": "e7fe2a3b", "started": "2026-12-01 11:03", "status": "finished", "data": "fd797fd2", "k": "3"}
     metrics = {f"{t} {m}": 0.8 for t in ("prope", "churn") for m in runs.METRICS}
@@ -343,7 +350,11 @@ def test_a_far_score_date_is_refused_unless_forced_and_score_runs_name_their_tra
     client = MlflowClient(cfg.tracking.uri)
     exp = client.get_run(result.run_id).info.experiment_id
     latest = client.search_runs([exp], "attributes.run_name = 'score'", order_by=["attributes.start_time DESC"])[0]
-    assert latest.data.tags["train_run_ids"] == result.run_id
+    model_runs = set(forced.table["run_id"].iloc[0].split(","))  # the runs that logged the champions
+    assert set(latest.data.tags["model_run_ids"].split(",")) == model_runs
+    parents = {client.get_run(r).data.tags["mlflow.parentRunId"] for r in model_runs}
+    assert set(latest.data.tags["train_run_ids"].split(",")) == parents
+    assert all(client.get_run(r).info.run_name == "train" for r in parents)
     assert "mlflow.parentRunId" not in latest.data.tags
     moved = forced.published.exports / exports.MOVED_FILE
     assert moved.exists() and list(pd.read_csv(moved, nrows=0).columns)[:2] == ["customer_id", "previous_stage"]

@@ -43,6 +43,7 @@ def _digest(root: Path) -> dict[str, str]:
         and not any(part.startswith(".") for part in p.relative_to(root).parts)
         and p.suffix != ".db"
         and "reports" not in p.parts
+        and p.name != "moved_active_to_at_risk.csv"  # like the summary: relative to the previous date present
     }
 
 
