@@ -17,7 +17,7 @@ from segment.errors import UserError
 from segment.models.threads import configure_openmp
 from segment.pipeline.config_file import load_config
 from segment.pipeline.progress import console as err_console
-from segment.pipeline.progress import set_quiet, stage
+from segment.pipeline.progress import set_quiet, stage, warn
 
 app = typer.Typer(
     add_completion=False,
@@ -51,7 +51,7 @@ def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool 
     return load_config(config, overrides or [])
 
 
-def _report_table(report) -> Table:
+def _report_table(report, future: int | None = None) -> Table:
     t = Table(title="data report", show_header=True)
     t.add_column("step")
     t.add_column("rows", justify="right")
@@ -65,18 +65,30 @@ def _report_table(report) -> Table:
     t.add_row("  customers with one order", f"{report.customers_one_order:,}")
     t.add_row("  customers with negative net spend", f"{report.customers_net_negative:,}")
     t.add_row("first / last", f"{report.first_timestamp} / {report.last_timestamp}")
+    if future is not None:
+        t.add_row("  lines dated after today", f"{future:,}")
     return t
 
 
 @app.command()
 def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
     """Load and clean the data, print the data report; write nothing."""
-    from segment.pipeline.prepare import connect, prepare
+    from segment.features.engine import DuckDBEngine
+    from segment.features.snapshots import plan_snapshots
+    from segment.pipeline import checks
+    from segment.pipeline.prepare import connect, data_span, prepare
 
     cfg = _load(config, set_, quiet)
+    con = connect()
     with stage("load and clean transactions"):
-        report = prepare(connect(), cfg.data)
-    out.print(_report_table(report))
+        report = prepare(con, cfg.data)
+    future = checks.future_lines(DuckDBEngine(con), checks.today())
+    out.print(_report_table(report, future))
+    first, last = data_span(con)
+    warnings = checks.history_warnings(first, last, plan_snapshots(first, last, cfg.time))
+    for warning in [*warnings, checks.future_warning(future, checks.today())]:
+        if warning:
+            warn(warning)
 
 
 @app.command()
@@ -138,6 +150,12 @@ def score(
     set_: SetOpt = None,
     quiet: QuietOpt = False,
     verbose: VerboseOpt = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Score a date more than one horizon past the data or after a year without orders."
+        ),
+    ] = False,
 ) -> None:
     """Score every customer with the champion models and write the segment table.
 
@@ -146,7 +164,7 @@ def score(
     from segment.pipeline.score import score as run_score
 
     cfg = _load(config, set_, quiet, verbose)
-    result = run_score(cfg, _date(date_, "--date"))
+    result = run_score(cfg, _date(date_, "--date"), force)
     counts = result.table["rfm_segment"].value_counts()
     t = Table(title=f"segment table at {result.score_date}: {result.rows:,} customers")
     t.add_column("rfm segment")
@@ -168,17 +186,27 @@ def runs(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare the latest train runs of the config's experiment side by side, without the browser."""
-    from segment.pipeline.runs import latest_train_runs
+    import pandas as pd
+    from rich import box
+
+    from segment.pipeline import runs as past
 
     cfg = _load(config, set_, quiet)
-    df = latest_train_runs(cfg.tracking, limit)
+    df = past.latest_train_runs(cfg.tracking, limit)
     if df.empty:
         out.print(f"no train runs in experiment {cfg.tracking.experiment!r} yet: run `segment train` first")
         return
-    t = Table(title=f"latest train runs of experiment {cfg.tracking.experiment!r}")
-    for col in df.columns:
-        t.add_column(col, justify="left" if df[col].dtype == object else "right")
-    for row in df.itertuples(index=False):
+    title = f"latest train runs of experiment {cfg.tracking.experiment!r}"
+    if out.width < past.NARROW:
+        out.print(title, *past.blocks(df), sep="\n\n")
+        return
+    wide = out.width >= past.WIDE
+    shown = df if wide else past.compact(df)
+    t = Table(title=title, box=box.SQUARE if wide else box.SIMPLE_HEAD, pad_edge=wide, collapse_padding=not wide)
+    for col in shown.columns:
+        numeric = pd.api.types.is_numeric_dtype(shown[col])
+        t.add_column(col, justify="right" if numeric else "left", no_wrap=not wide)
+    for row in shown.itertuples(index=False):
         t.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     out.print(t)
 

@@ -142,24 +142,39 @@ def _repair(final: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_exports(table: pd.DataFrame, attributes: pd.DataFrame | None, root: Path, score_date: date) -> Path:
+def write_exports(
+    table: pd.DataFrame,
+    attributes: pd.DataFrame | None,
+    root: Path,
+    score_date: date,
+    lists: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     """One CSV per segment of each scheme in exports/score_date=D/<scheme>/<segment>.csv, swapped in whole.
 
-    Columns: customer id, the segments, the probabilities, and only the attributes the config lists.
+    Columns: the export columns `table` has, and only the attributes the config lists; rows keep `table`'s
+    order (`exports.export_rows`: most valuable first). `lists` are further CSVs (file name -> rows) beside them.
     """
     final = inside(root, "exports", f"score_date={score_date.isoformat()}")
     final.parent.mkdir(parents=True, exist_ok=True)
     _repair(final)
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
-    rows = table[list(EXPORT_COLUMNS)]
-    if attributes is not None and len(attributes.columns) > 1:
-        rows = rows.merge(attributes, on=CUSTOMER_ID, how="left")
+
+    def with_attributes(frame: pd.DataFrame) -> pd.DataFrame:
+        if attributes is not None and len(attributes.columns) > 1:
+            return frame.merge(attributes, on=CUSTOMER_ID, how="left")  # keeps the frame's row order
+        return frame
+
+    rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
     try:
         for scheme in SCHEME_COLUMNS:
             for name, part in rows.groupby(scheme, sort=True):
                 path = inside(staging, scheme, f"{slug(str(name))}.csv")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                part.sort_values(CUSTOMER_ID).to_csv(path, index=False)
+                part.to_csv(path, index=False)
+        for file_name, extra in (lists or {}).items():
+            path = inside(staging, file_name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with_attributes(extra).to_csv(path, index=False)
         _pause_before_swap()
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
         if final.exists():

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from segment.config import Config, OutputConfig
 from segment.pipeline import actions_outputs, outputs
+from segment.pipeline.exports import MOVED_FILE, export_rows, moved_to_at_risk
 from segment.pipeline.reports import score_summary
 
 if TYPE_CHECKING:
@@ -44,7 +45,11 @@ def publish(scored: Scored, cfg: Config) -> Published:
         path = outputs.write_partition(scored.table, outputs.inside(root, "segment_table"), when)
         outputs.write_partition(scored.summary, outputs.inside(root, "segment_summary"), when)
         outputs.write_database({out.table: scored.table, out.summary_table: scored.summary}, url, when, out.db_schema)
-        exports = outputs.write_exports(scored.table, scored.attributes, root, when) if out.exports else None
+        exports = None
+        if out.exports:
+            rows = export_rows(scored.table, scored.extras)
+            moved = {MOVED_FILE: moved_to_at_risk(rows, previous[1] if previous else None)}
+            exports = outputs.write_exports(rows, scored.attributes, root, when, lists=moved)
         actions_outputs.write(scored.actions, root, when)
         html = score_summary(
             scored.table,

@@ -33,6 +33,8 @@ from segment.errors import InputError, ModelRegistryError
 from segment.pipeline.model_env import model_pip_requirements
 
 CHAMPION = "champion"
+# MLflow 3.x UI: an experiment without this tag may open on GenAI traces; ours holds runs and models
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 def configure_logging(verbose: bool) -> None:
@@ -59,9 +61,13 @@ def setup(cfg: TrackingConfig) -> str:
     try:
         exp = mlflow.get_experiment_by_name(cfg.experiment)
         if exp is not None:
+            if not set(EXPERIMENT_KIND) & set(exp.tags):  # created before the kind was set; a user's choice stays
+                MlflowClient().set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
             return exp.experiment_id
         try:
-            return mlflow.create_experiment(cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri())
+            return mlflow.create_experiment(
+                cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri(), tags=EXPERIMENT_KIND
+            )
         except MlflowException:  # created concurrently by another process
             return mlflow.get_experiment_by_name(cfg.experiment).experiment_id
     except MlflowException as e:
@@ -264,3 +270,9 @@ def champion_version(name: str, uri: str) -> int | None:
         return champion(name, uri).version
     except ModelRegistryError:
         return None
+
+
+def train_run_of(run_id: str) -> str:
+    """The top-level run a model's run belongs to (its parent `train` run), or the run itself."""
+    tags = MlflowClient().get_run(run_id).data.tags
+    return tags.get("mlflow.parentRunId") or run_id

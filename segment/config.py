@@ -55,6 +55,11 @@ class CsvOptions(Strict):
     delimiter: str = Field(",", description="field separator, e.g. `;` or `\\t`")
     encoding: str = Field("utf-8", description="text encoding, e.g. `latin-1`")
     quote: str = Field('"', description="quote character")
+    decimal: Literal[".", ","] = Field(
+        ".",
+        description="decimal separator of numbers in text: `,` for European exports (then `.` and spaces "
+        "are read as thousands separators: `1.234,50` = 1234.5)",
+    )
 
 
 class SqlSource(Strict):
