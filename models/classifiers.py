@@ -1,4 +1,4 @@
-"""LightGBM churn and propensity classifiers, early-stopped on the temporal validation snapshot."""
+"""LightGBM classifiers: early-stopped on held-out customers, or refitted with the number of trees found."""
 
 from __future__ import annotations
 
@@ -59,3 +59,11 @@ def fit_classifier(
 def predict_positive(model: Pipeline, X: pd.DataFrame) -> pd.Series:
     """Probability of the positive class."""
     return pd.Series(model.predict_proba(X)[:, 1], index=X.index)
+
+
+def fit_fixed(X: pd.DataFrame, y: pd.Series, cfg: LightGBMConfig, n_trees: int) -> Pipeline:
+    """Refit preprocessing + booster on all rows with a fixed number of trees (the evaluated one), no holdout."""
+    pre = _preprocessor(list(X.columns)).fit(X)
+    booster = _booster(cfg.model_copy(update={"n_estimators": max(1, int(n_trees))}))
+    booster.fit(pre.transform(X), y)
+    return Pipeline([("pre", pre), ("model", booster)])

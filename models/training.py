@@ -1,8 +1,19 @@
-"""Fit one target (churn or propensity) on stacked snapshots and evaluate it against baselines."""
+"""Fit the purchase model once on stacked snapshots; churn is its complement on the active population.
+
+Design (docs/models.md, docs/time.md):
+- one question, one model: P(purchase in the next H days). Churn asks the same question of the active
+  customers, inverted, so P(churn) = 1 - P(purchase) for them; the two can never contradict.
+- the booster is fitted on training cutoffs at least one horizon before the latest training cutoff C
+  (early stopping on a fixed fifth of customers), and calibrated on all customers at C: a cutoff it never
+  saw, whose labels are newer than any of its own. The validation cutoff V is scored once, untouched.
+- the registered model is refitted with the evaluated settings (features, hyperparameters, number of
+  trees, calibration) shifted one horizon later: booster on every training cutoff, calibration on V.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Literal
 
 import numpy as np
@@ -10,17 +21,19 @@ import pandas as pd
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models import bgnbd as bgnbd_model
-from segment.models.calibration import calibrate
-from segment.models.classifiers import fit_classifier, predict_positive
+from segment.models.calibration import Complement, calibrate, logit
+from segment.models.classifiers import fit_classifier, fit_fixed, predict_positive
 from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from segment.models.search import Trial, search
 from sklearn.pipeline import Pipeline
 
 from segment.config import LightGBMConfig, SearchConfig
+from segment.schema import PURCHASE_DAYS, SEASON_CONSTANTS
 
 Target = Literal["churn", "propensity"]
 LABEL = {"churn": "churn_label", "propensity": "purchase_label"}
 LABEL_COLUMNS = ("purchase_label", "churn_label")
+YEAR = timedelta(days=364)  # 52 weeks: the same weekday and calendar window one year earlier
 
 
 @dataclass
@@ -28,7 +41,7 @@ class TargetResult:
     """A fitted model with its validation predictions and metrics for it and every baseline."""
 
     target: Target
-    model: Pipeline
+    model: object  # the registered model (refitted): predict_proba like scikit-learn
     features: list[str]
     y_val: np.ndarray
     scores: dict[str, np.ndarray]
@@ -38,10 +51,22 @@ class TargetResult:
     calibration: dict[str, float | str] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)
     X_val: pd.DataFrame | None = None  # the validation rows, to re-score the current champion on
-    booster: Pipeline | None = None  # the uncalibrated preprocessing + LightGBM, for SHAP values
+    booster: Pipeline | None = None  # the evaluated model's uncalibrated preprocessing + LightGBM, for SHAP
     importance: pd.Series | None = None  # mean |SHAP| per feature on the validation rows
     params: LightGBMConfig | None = None  # the hyperparameters the model was fitted with
     trials: list[Trial] = field(default_factory=list)  # the search's trials, when one ran
+    evaluated: object | None = None  # the model whose validation scores are reported (before the refit)
+
+
+def model_inputs(snapshots: pd.DataFrame, extra: tuple[str, ...] = ()) -> list[str]:
+    """Feature columns a model consumes: not the labels, not BG/NBD's purchase days, not per-snapshot constants.
+
+    `cutoff_month` is the same for every row of a snapshot, so it can only carry the season's base rate
+    learnt from one earlier year (it ranked first by |SHAP|), and that level is what drifts from year to
+    year; the level is set by the out-of-time calibration instead (docs/models.md).
+    """
+    drop = {*LABEL_COLUMNS, PURCHASE_DAYS, *SEASON_CONSTANTS}
+    return [c for c in model_feature_columns(snapshots) if c not in drop and c not in extra] + list(extra)
 
 
 def train_validation_rows(
@@ -53,16 +78,180 @@ def train_validation_rows(
 
 
 def split_tuning(train: pd.DataFrame, share: float = 0.2) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """A fixed fifth of the customers, across every training cutoff, tunes (early stopping, calibration).
+    """A fixed fifth of the customers, across every booster cutoff, early-stops the booster.
 
     Split by customer, never by row: consecutive snapshots of one customer share most of their label
     window, so a booster that saw a customer's earlier snapshots has as good as seen the label of a
-    later one, and a tuning set made of them would stop late and calibrate over-confidently. The
-    validation snapshot is never seen before it is scored.
+    later one, and a tuning set made of them would stop late.
     """
     bucket = pd.util.hash_pandas_object(train["customer_id"], index=False).to_numpy() % 1000
     held = bucket < int(1000 * share)
     return train[~held], train[held]
+
+
+def booster_cutoffs(train_cutoffs: tuple[date, ...], horizon_days: int) -> tuple[list[date], date]:
+    """(cutoffs the booster is fitted on, the calibration cutoff): the latest training cutoff calibrates.
+
+    The booster's cutoffs end one horizon before it, so none of its labels reaches into the calibration
+    window; with too short a history the booster takes every earlier cutoff.
+    """
+    ordered = sorted(train_cutoffs)
+    if len(ordered) < 2:
+        raise ValueError("out-of-time calibration needs at least two training cutoffs")
+    calibration = ordered[-1]
+    fit = [c for c in ordered if c + timedelta(days=horizon_days) <= calibration] or ordered[:-1]
+    return fit, calibration
+
+
+def _nearest(cutoffs: list[date], target: date, tolerance_days: int = 10) -> date | None:
+    best = min(cutoffs, key=lambda c: abs((c - target).days), default=None)
+    return best if best is not None and abs((best - target).days) <= tolerance_days else None
+
+
+def season_step(booster, rows: pd.DataFrame, features: list[str], label: str, frm: date, to: date) -> float | None:
+    """Log-odds step of the season from the window after `frm` to the window after `to`, a year earlier.
+
+    At each of the two cutoffs one year back, the residual level logit(observed rate) - logit(mean raw
+    prediction) is what the booster's customer-level features do not explain: the store's season. The
+    step is the difference; None when the data has no labelled cutoff a year before either date.
+    """
+    cutoffs = sorted(rows["cutoff"].unique())
+    a, b = _nearest(cutoffs, frm - YEAR), _nearest(cutoffs, to - YEAR)
+    if a is None or b is None:
+        return None
+    level = {}
+    for c in (a, b):
+        part = rows[rows["cutoff"] == c]
+        raw = booster.predict_proba(part[features])[:, 1]
+        level[c] = float(logit(part[label].mean()) - logit(raw.mean()))
+    return level[b] - level[a]
+
+
+@dataclass
+class PurchaseFit:
+    """The propensity fit: the evaluated model, the refitted one, and what was measured on the way."""
+
+    evaluated: object
+    registered: object
+    booster: Pipeline
+    features: list[str]
+    params: LightGBMConfig
+    trials: list[Trial]
+    calibration: dict[str, float | str]
+    rows: dict[str, int]
+    notes: dict[str, str]
+
+
+def fit_purchase(
+    snapshots: pd.DataFrame,
+    plan: SnapshotPlan,
+    cfg: LightGBMConfig,
+    *,
+    search_cfg: SearchConfig | None = None,
+    season: bool = True,
+    extra_features: tuple[str, ...] = (),
+    refit: bool = True,
+) -> PurchaseFit:
+    """Booster on early cutoffs, logistic map out of time, then the refit one horizon later (module doc)."""
+    label = LABEL["propensity"]
+    features = model_inputs(snapshots, extra_features)
+    rows = snapshots[snapshots[label].notna()]
+    fit_cut, cal_cut = booster_cutoffs(plan.train, plan.horizon_days)
+    fit_rows, tune_rows = split_tuning(rows[rows["cutoff"].isin(fit_cut)])
+    cal_rows = rows[rows["cutoff"] == cal_cut]
+    for name, part in (("training", fit_rows), ("tuning", tune_rows), ("calibration", cal_rows)):
+        if part[label].nunique() < 2:
+            raise ValueError(f"propensity: both classes are needed in the {name} rows")
+    xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
+    trials: list[Trial] = []
+    if search_cfg is not None and search_cfg.trials:
+        cfg, booster, trials = search(*xy, cfg, search_cfg)
+    else:
+        booster = fit_classifier(*xy, cfg)
+    inner = booster.named_steps["model"]
+    n_trees = int(inner.best_iteration_ or inner.n_estimators)
+    notes: dict[str, str] = {}
+    validation = plan.validation[-1]
+    step = season_step(booster, rows, features, label, cal_cut, validation) if season else 0.0
+    if step is None:
+        notes["season"] = "no labelled cutoff a year before the calibration and validation windows: no season step"
+    evaluated, calibration = calibrate(booster, cal_rows[features], cal_rows[label].to_numpy(), step or 0.0)
+    registered = evaluated
+    if refit:
+        all_rows = rows[rows["cutoff"].isin(plan.train)]
+        final = fit_fixed(all_rows[features], all_rows[label].astype(int), cfg, n_trees)
+        val_rows = rows[rows["cutoff"] == validation]
+        deploy = validation + timedelta(days=plan.horizon_days)  # the last date: where scoring starts
+        step2 = season_step(final, rows, features, label, validation, deploy) if season else 0.0
+        registered, refit_cal = calibrate(final, val_rows[features], val_rows[label].to_numpy(), step2 or 0.0)
+        calibration |= {f"refit_{k}": v for k, v in refit_cal.items() if k != "method"}
+    counts = {
+        "train_rows": len(fit_rows),
+        "tuning_rows": len(tune_rows),
+        "calibration_rows": len(cal_rows),
+        "best_iteration": n_trees,
+    }
+    return PurchaseFit(evaluated, registered, booster, features, cfg, trials, calibration, counts, notes)
+
+
+def _result(
+    target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: SnapshotPlan, bgnbd: bool
+) -> TargetResult:
+    """Validation scores and metrics of one target (churn: the complement, on the active customers)."""
+    train, val = train_validation_rows(snapshots, plan, target)
+    label = LABEL[target]
+    if val[label].nunique() < 2:
+        raise ValueError(f"{target}: both classes are needed in the validation rows")
+    churn = target == "churn"
+    p_buy = predict_positive(fit.evaluated, val[fit.features]).to_numpy()
+    rfm_lr, rfm_cols = fit_rfm_logistic(train, train[label].astype(int))
+    scores = {
+        "model": 1.0 - p_buy if churn else p_buy,
+        "recency_rank": recency_baseline(val, positive_is_recent=not churn),
+        "rfm_logistic": rfm_lr.predict_proba(val[rfm_cols].to_numpy(dtype=float))[:, 1],
+    }
+    notes = dict(fit.notes)
+    if bgnbd and PURCHASE_DAYS in snapshots:
+        everyone = snapshots[snapshots["cutoff"].isin(plan.validation)]  # unsupervised: all customers at t
+        p = bgnbd_model.purchase_probability(everyone, val, plan.horizon_days)
+        scores["bgnbd"] = 1.0 - p if churn else p
+    elif bgnbd:
+        notes["bgnbd"] = f"no {PURCHASE_DAYS} column in the snapshots: BG/NBD baseline skipped"
+    y = val[label].to_numpy(dtype=int)
+    importance = shap_importance(fit.booster, val[fit.features])
+    return TargetResult(
+        target=target,
+        model=Complement(fit.registered) if churn else fit.registered,
+        features=fit.features,
+        y_val=y,
+        scores=scores,
+        metrics={name: binary_metrics(y, p) for name, p in scores.items()},
+        X_example=train[fit.features].head(200),
+        rows=fit.rows | {"validation_rows": len(val)},
+        calibration=fit.calibration,
+        notes=notes,
+        X_val=val[fit.features],
+        booster=fit.booster,
+        importance=importance,
+        params=fit.params,
+        trials=fit.trials,
+        evaluated=Complement(fit.evaluated) if churn else fit.evaluated,
+    )
+
+
+def fit_targets(
+    snapshots: pd.DataFrame,
+    plan: SnapshotPlan,
+    cfg: LightGBMConfig,
+    *,
+    search_cfg: SearchConfig | None = None,
+    bgnbd: bool = True,
+    season: bool = True,
+    refit: bool = True,
+) -> dict[Target, TargetResult]:
+    """Both targets from one purchase fit: propensity, and churn = 1 - propensity on the active customers."""
+    fit = fit_purchase(snapshots, plan, cfg, search_cfg=search_cfg, season=season, refit=refit)
+    return {t: _result(t, fit, snapshots, plan, bgnbd) for t in ("churn", "propensity")}
 
 
 def fit_target(
@@ -74,59 +263,5 @@ def fit_target(
     search_cfg: SearchConfig | None = None,
     bgnbd: bool = True,
 ) -> TargetResult:
-    """Fit on the training cutoffs, tune on held-out customers, evaluate on the untouched validation cutoffs.
-
-    With `search_cfg.trials` > 0 the hyperparameters are searched first (scored on the tuning rows only).
-    """
-    train, val = train_validation_rows(snapshots, plan, target)
-    features = [c for c in model_feature_columns(snapshots) if c not in LABEL_COLUMNS]
-    fit_rows, tune_rows = split_tuning(train)
-    label = LABEL[target]
-    for name, part in (("training", fit_rows), ("tuning", tune_rows), ("validation", val)):
-        if part[label].nunique() < 2:
-            raise ValueError(f"{target}: both classes are needed in the {name} rows")
-    fit_xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
-    trials: list[Trial] = []
-    if search_cfg is not None and search_cfg.trials:
-        cfg, booster, trials = search(*fit_xy, cfg, search_cfg)
-    else:
-        booster = fit_classifier(*fit_xy, cfg)
-    model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))
-    y_train = train[label].astype(int)
-    rfm_lr, rfm_cols = fit_rfm_logistic(train, y_train)
-    scores = {
-        "model": predict_positive(model, val[features]).to_numpy(),
-        "recency_rank": recency_baseline(val, positive_is_recent=target == "propensity"),
-        "rfm_logistic": rfm_lr.predict_proba(val[rfm_cols].to_numpy(dtype=float))[:, 1],
-    }
-    notes = {}
-    if bgnbd and bgnbd_model.available():
-        everyone = snapshots[snapshots["cutoff"].isin(plan.validation)]  # unsupervised: all customers at t
-        p_buy = bgnbd_model.purchase_probability(everyone, val, plan.horizon_days)
-        scores["bgnbd"] = p_buy if target == "propensity" else 1.0 - p_buy
-    elif bgnbd:
-        notes["bgnbd"] = "pymc-marketing is not installed (pip install -e '.[bench]'): BG/NBD baseline skipped"
-    y = val[label].to_numpy(dtype=int)
-    inner = booster.named_steps["model"]
-    return TargetResult(
-        target=target,
-        model=model,
-        features=features,
-        y_val=y,
-        scores=scores,
-        metrics={name: binary_metrics(y, p) for name, p in scores.items()},
-        X_example=train[features].head(200),
-        rows={
-            "train_rows": len(fit_rows),
-            "tuning_rows": len(tune_rows),
-            "validation_rows": len(val),
-            "best_iteration": int(inner.best_iteration_ or inner.n_estimators),
-        },
-        calibration=calibration,
-        notes=notes,
-        X_val=val[features],
-        booster=booster,
-        importance=shap_importance(booster, val[features]),
-        params=cfg,
-        trials=trials,
-    )
+    """One target (fits the purchase model; use `fit_targets` for both at the cost of one)."""
+    return fit_targets(snapshots, plan, cfg, search_cfg=search_cfg, bgnbd=bgnbd)[target]

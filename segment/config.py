@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import zoneinfo
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -259,6 +260,20 @@ class SearchConfig(Strict):
     seed: int = Field(0, description="seed of the TPE sampler")
 
 
+class GateConfig(Strict):
+    """What a new model must show on the validation customers to take the `champion` alias."""
+
+    margin: float = Field(
+        0.0, description="ROC-AUC the new model must gain over the champion at the bootstrap's lower 5 % point"
+    )
+    bootstrap: int = Field(300, ge=20, description="paired bootstrap resamples of the validation customers")
+    max_ece: float = Field(0.05, gt=0, le=1, description="calibration guard: largest validation ECE allowed")
+    baselines: list[str] = Field(
+        default_factory=lambda: ["rfm_logistic", "bgnbd"],
+        description="baselines the new model's ROC-AUC must not fall below",
+    )
+
+
 class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
@@ -267,6 +282,14 @@ class ModelsConfig(Strict):
     champion_metric: Literal["pr_auc", "roc_auc", "brier", "log_loss", "ece"] = Field(
         "pr_auc", description="validation metric a new model must match or beat to take the `champion` alias"
     )
+    season_step: bool = Field(
+        True, description="add last year's log-odds step from the calibration window to the predicted one"
+    )
+    backtest_windows: list[date] = Field(
+        default_factory=list,
+        description="validation cutoffs of `make bench SECTIONS=models`; empty: the three latest, one horizon apart",
+    )
+    gate: GateConfig = GateConfig()
 
 
 class TrackingConfig(Strict):
