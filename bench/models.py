@@ -106,8 +106,9 @@ def _row(data: str, window: date, target: str, name: str, y: np.ndarray, p: np.n
         "target": target,
         "model": name,
         "ROC-AUC": m["roc_auc"],
-        "diff vs BG/NBD [95% CI]": "" if ref is None else f"{m['roc_auc'] - roc_auc_score(y, ref):+.4f} "
-        f"[{lo:+.4f}, {hi:+.4f}]",
+        "diff vs BG/NBD [95% CI]": ""
+        if ref is None
+        else f"{m['roc_auc'] - roc_auc_score(y, ref):+.4f} [{lo:+.4f}, {hi:+.4f}]",
         "PR-AUC": m["pr_auc"],
         "Brier": m["brier"],
         "ECE": m["ece"],

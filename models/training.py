@@ -194,9 +194,7 @@ def fit_purchase(
     return PurchaseFit(evaluated, registered, booster, features, cfg, trials, calibration, counts, notes)
 
 
-def _result(
-    target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: SnapshotPlan, bgnbd: bool
-) -> TargetResult:
+def _result(target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: SnapshotPlan, bgnbd: bool) -> TargetResult:
     """Validation scores and metrics of one target (churn: the complement, on the active customers)."""
     train, val = train_validation_rows(snapshots, plan, target)
     label = LABEL[target]

@@ -8,15 +8,16 @@ from pathlib import Path
 import numpy as np
 import yaml
 from segment.features import catalogue
-from segment.features.customer import customer_features, model_feature_columns
+from segment.features.customer import customer_features
 from segment.features.gaps import gap_quantiles
 from segment.features.labels import attach_labels, future_buyers
+from segment.features.purchase_days import purchase_days, with_purchase_days
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.card import model_card
-from segment.models.evaluation import binary_metrics, challenger_wins
+from segment.models.gate import decide
 from segment.models.segments import rule_based_segments
-from segment.models.training import LABEL_COLUMNS, TargetResult, fit_target
+from segment.models.training import TargetResult, fit_targets, model_inputs
 from segment.pipeline import drift, plots, segmenting, tracking
 from segment.pipeline.clean import DataReport
 from segment.pipeline.config_file import flatten
@@ -52,14 +53,14 @@ def _challenge(result: TargetResult, cfg: Config) -> tuple[bool, str]:
     try:
         ref = tracking.champion(name, tracking.tracking_uri(cfg.tracking))
     except ModelRegistryError:
-        return True, f"first model: no champion to beat ({metric} {new:.4f})"
-    model = tracking.load_pyfunc(ref)
-    cols = model.metadata.get_input_schema().input_names()
-    if not set(cols) <= set(result.X_val.columns):
-        return True, f"new model wins: champion v{ref.version} cannot score today's features (inputs changed)"
-    old = binary_metrics(result.y_val, np.asarray(model.predict(result.X_val[cols]))[:, 1])[metric]
-    verdict = "new model wins" if challenger_wins(metric, new, old) else f"champion v{ref.version} kept"
-    return challenger_wins(metric, new, old), f"{verdict}: {metric} {new:.4f} vs champion {old:.4f} ({new - old:+.4f})"
+        old = None  # the gate's first-model rule (models/gate.py)
+    else:
+        model = tracking.load_pyfunc(ref)
+        cols = model.metadata.get_input_schema().input_names()
+        # a champion that cannot score today's features (inputs changed) counts as no champion
+        old = np.asarray(model.predict(result.X_val[cols]))[:, 1] if set(cols) <= set(result.X_val.columns) else None
+    verdict = decide(result.y_val, result.scores["model"], old, result.scores, cfg.models.gate)
+    return verdict.promote, f"{verdict.reason} ({metric} {new:.4f})"
 
 
 def _log_target(
@@ -131,6 +132,7 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
         snapshots = attach_labels(
             feats[feats["cutoff"].isin(labelled_cutoffs)], buyers, lookback_days=cfg.time.churn_lookback_days
         )
+        snapshots = with_purchase_days(snapshots, purchase_days(con, labelled_cutoffs))  # BG/NBD's x
         latest = feats[feats["cutoff"] == last].reset_index(drop=True)
         gaps = gap_quantiles(
             con,
@@ -182,12 +184,16 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             version, seg_figures = segmenting.log_segments(exp, seg, stability, tables, example, cfg)
             versions = {"segmenter": version}
         metrics, model_figures, cards = {}, {}, {}
-        inputs = [c for c in model_feature_columns(validation) if c not in LABEL_COLUMNS]
+        inputs = model_inputs(validation)
         drift_ref = drift.reference(validation, inputs)  # one reference for both models
+        trials = cfg.models.search.trials
+        with stage("purchase model (churn = 1 - purchase)" + (f" (search: up to {trials} trials)" if trials else "")):
+            results = fit_targets(
+                snapshots, plan, cfg.models.lightgbm, search_cfg=cfg.models.search, season=cfg.models.season_step
+            )
         for target in TARGETS:
-            trials = cfg.models.search.trials
-            with stage(f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")):
-                result = fit_target(snapshots, plan, target, cfg.models.lightgbm, search_cfg=cfg.models.search)
+            with stage(f"{target} model: log and register"):
+                result = results[target]
                 versions[target], model_figures[target], cards[target] = _log_target(exp, result, cfg, drift_ref, plan)
                 metrics[target] = result.metrics
         tracking.set_tags({f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(seg.k_)})

@@ -305,7 +305,12 @@ class ScoringConfig(Strict):
     """Batch scoring options."""
 
     churn_risk_thresholds: tuple[float, float] = Field(
-        (0.3, 0.6), description="churn probability cut points of low / medium / high risk"
+        (0.3, 0.6), description="churn probability cut points of low / medium / high risk (without quantiles)"
+    )
+    churn_risk_quantiles: tuple[float, float] | None = Field(
+        (0.5, 0.8),
+        description="rank quantiles of churn probability where medium and high risk start (default: the top "
+        "20 % high, the next 30 % medium); null: use `churn_risk_thresholds`",
     )
     drift_warn_psi: float = Field(0.2, gt=0, description="population stability index above which a feature warns")
     fail_on_drift: float | None = Field(
@@ -315,11 +320,11 @@ class ScoringConfig(Strict):
         600, ge=0, description="how long a score run waits for another run writing the same outputs"
     )
 
-    @field_validator("churn_risk_thresholds")
+    @field_validator("churn_risk_thresholds", "churn_risk_quantiles")
     @classmethod
-    def _thresholds(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not 0 < v[0] < v[1] < 1:
-            raise ValueError("churn_risk_thresholds must be two increasing numbers in (0, 1)")
+    def _thresholds(cls, v: tuple[float, float] | None, info) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] < v[1] < 1:
+            raise ValueError(f"{info.field_name} must be two increasing numbers in (0, 1)")
         return v
 
 

@@ -75,8 +75,14 @@ def test_fit_recovers_the_parameters_of_simulated_customers():
 
 
 def test_purchase_days_not_orders():
-    frame = pd.DataFrame({"purchase_days": [1.0, 3.0], "frequency": [4.0, 5.0], "tenure_days": [50.0, 80.0],
-                          "recency_days": [50.0, 10.0]})
+    frame = pd.DataFrame(
+        {
+            "purchase_days": [1.0, 3.0],
+            "frequency": [4.0, 5.0],
+            "tenure_days": [50.0, 80.0],
+            "recency_days": [50.0, 10.0],
+        }
+    )
     x, t_x, T = bgnbd.summary_from_features(frame)
     np.testing.assert_array_equal(x, [0, 2])
     np.testing.assert_array_equal(t_x, [0, 70])
