@@ -8,13 +8,13 @@ latest cutoffs one horizon apart (Online Retail II and the bundled sample: 2011-
 likelihood on every customer at V.
 
 Candidates (propensity; churn is 1 - propensity on the active customers, so it has no model of its own):
-- `LightGBM`: the booster on cutoffs up to one horizon before the latest training cutoff C, the
-  logistic map on its log-odds fitted on all customers at C, plus the season step (models/calibration.py).
+- `LightGBM`: the booster on every training cutoff (up to C = V - H), with the logistic map on log-odds
+  that a lagged booster (cutoffs up to C - H) needed at C, plus the season step (models/training.py).
 - `LightGBM, no season step`: the same without the step, to show what it does.
 - `stacked`: the same booster with BG/NBD's P(buy) (fitted at each cutoff on that cutoff's customers)
   as one more input.
-- `blend`: logistic regression on [logit LightGBM, logit BG/NBD] fitted at C (an earlier window than V),
-  plus the season step.
+- `blend`: logistic regression on [logit LightGBM, logit BG/NBD] fitted at C on the lagged booster (an
+  earlier window than V), applied to the full booster at V, plus the season step.
 `diff vs BG/NBD` is the ROC-AUC difference with a 95 % interval from 300 paired bootstrap resamples of the
 window's customers. `distinct /1000` counts distinct probabilities per 1,000 customers; `decile dev` is the
 largest distance of a decile's share from 10 % (deciles by rank, ties broken by customer id).
@@ -87,12 +87,13 @@ def _blend(fit, snapshots: pd.DataFrame, plan: SnapshotPlan, val: pd.DataFrame) 
     cal_cut = max(c for c in plan.train)
     cal = snapshots[snapshots["cutoff"] == cal_cut]
 
-    def inputs(rows: pd.DataFrame) -> np.ndarray:
-        raw = fit.booster.predict_proba(rows[fit.features])[:, 1]
+    def inputs(booster, rows: pd.DataFrame) -> np.ndarray:
+        raw = booster.predict_proba(rows[fit.features])[:, 1]
         return np.c_[logit(raw), logit(rows["bgnbd_p_buy"].to_numpy())]
 
-    lr = LogisticRegression(C=1e4).fit(inputs(cal), cal[LABEL["propensity"]].astype(int))
-    z = lr.decision_function(inputs(val)) + float(fit.calibration.get("season_step", 0.0))
+    # fitted on the lagged booster at C, applied to the full booster at V (as the calibration map is)
+    lr = LogisticRegression(C=1e4).fit(inputs(fit.lagged, cal), cal[LABEL["propensity"]].astype(int))
+    z = lr.decision_function(inputs(fit.booster, val)) + float(fit.calibration.get("season_step", 0.0))
     return sigmoid(z)
 
 

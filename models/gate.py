@@ -28,6 +28,7 @@ class GateDecision:
     """The verdict with its numbers (for the run's tags and the model card)."""
 
     promote: bool
+    verdict: str  # "first model", "new model wins" or "champion kept"
     reason: str
     auc_diff: float = float("nan")  # new - champion on the validation customers
     auc_diff_low: float = float("nan")  # its bootstrap 5 % point
@@ -63,13 +64,13 @@ def decide(
             failures.append(f"ROC-AUC {auc:.4f} below baseline {name} {roc_auc_score(y, baselines[name]):.4f}")
     if champion is None:
         note = "; ".join(failures)
-        return GateDecision(True, "first model: no champion to beat" + (f" (warning: {note})" if note else ""))
+        return GateDecision(True, "first model", "no champion to beat" + (f" (warning: {note})" if note else ""))
     if failures:
-        return GateDecision(False, "champion kept: " + "; ".join(failures))
+        return GateDecision(False, "champion kept", "; ".join(failures))
     champion = np.asarray(champion, dtype=float)
     diffs = bootstrap_auc_diff(y, new, champion, cfg.bootstrap)
     diff, low = float(auc - roc_auc_score(y, champion)), float(np.percentile(diffs, 5))
     numbers = f"ROC-AUC {diff:+.4f} vs champion (bootstrap 5 % point {low:+.4f}, margin {cfg.margin:.4f})"
     if low >= -cfg.margin:
-        return GateDecision(True, f"new model wins: {numbers}", diff, low)
-    return GateDecision(False, f"champion kept: credibly worse, {numbers}", diff, low)
+        return GateDecision(True, "new model wins", numbers, diff, low)
+    return GateDecision(False, "champion kept", f"credibly worse, {numbers}", diff, low)

@@ -3,11 +3,14 @@
 Design (docs/models.md, docs/time.md):
 - one question, one model: P(purchase in the next H days). Churn asks the same question of the active
   customers, inverted, so P(churn) = 1 - P(purchase) for them; the two can never contradict.
-- the booster is fitted on training cutoffs at least one horizon before the latest training cutoff C
-  (early stopping on a fixed fifth of customers), and calibrated on all customers at C: a cutoff it never
-  saw, whose labels are newer than any of its own. The validation cutoff V is scored once, untouched.
-- the registered model is refitted with the evaluated settings (features, hyperparameters, number of
-  trees, calibration) shifted one horizon later: booster on every training cutoff, calibration on V.
+- out-of-time calibration: a lagged booster, fitted on the cutoffs at least one horizon before the latest
+  training cutoff C (early stopping on a fixed fifth of customers), is mapped to the labels at C, a cutoff
+  it never saw. That map describes "a booster whose data ends one horizon before the cutoff it predicts",
+  which is the position of the full booster (every training cutoff, up to C = V - H, same number of
+  trees) at the validation cutoff V; so the full booster with that map is the evaluated model. V is
+  scored once, untouched.
+- the registered model is the same procedure one horizon later: the map is learnt by the full booster on
+  the labels at V and applied to a booster refitted on every labelled cutoff up to V.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import pandas as pd
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models import bgnbd as bgnbd_model
-from segment.models.calibration import Complement, calibrate, logit
+from segment.models.calibration import CalibratedModel, Complement, calibrate, logit
 from segment.models.classifiers import fit_classifier, fit_fixed, predict_positive
 from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from segment.models.search import Trial, search
@@ -140,6 +143,7 @@ class PurchaseFit:
     calibration: dict[str, float | str]
     rows: dict[str, int]
     notes: dict[str, str]
+    lagged: Pipeline | None = None  # the booster whose data ends one horizon before C (fits maps at C)
 
 
 def fit_purchase(
@@ -172,26 +176,38 @@ def fit_purchase(
     n_trees = int(inner.best_iteration_ or inner.n_estimators)
     notes: dict[str, str] = {}
     validation = plan.validation[-1]
-    step = season_step(booster, rows, features, label, cal_cut, validation) if season else 0.0
-    if step is None:
-        notes["season"] = "no labelled cutoff a year before the calibration and validation windows: no season step"
-    evaluated, calibration = calibrate(booster, cal_rows[features], cal_rows[label].to_numpy(), step or 0.0)
+
+    def step(model, frm: date, to: date) -> float:
+        value = season_step(model, rows, features, label, frm, to) if season else 0.0
+        if value is None:
+            notes["season"] = "no labelled cutoff a year before the calibration or predicted window: no season step"
+        return value or 0.0
+
+    # the map learnt by the lagged booster at C is the map of "a booster whose data ends one horizon
+    # before the cutoff it predicts": exactly the full booster's position at V
+    _, calibration = calibrate(booster, cal_rows[features], cal_rows[label].to_numpy())
+    train_rows = rows[rows["cutoff"].isin(plan.train)]
+    full = fit_fixed(train_rows[features], train_rows[label].astype(int), cfg, n_trees)
+    calibration["season_step"] = step(booster, cal_cut, validation)
+    evaluated = CalibratedModel(full, calibration["slope"], calibration["intercept"], calibration["season_step"])
     registered = evaluated
-    if refit:
-        all_rows = rows[rows["cutoff"].isin(plan.train)]
-        final = fit_fixed(all_rows[features], all_rows[label].astype(int), cfg, n_trees)
+    if refit:  # the same procedure one horizon later: map learnt by `full` at V, applied to a booster up to V
         val_rows = rows[rows["cutoff"] == validation]
+        _, refit_cal = calibrate(full, val_rows[features], val_rows[label].to_numpy())
+        labelled = rows[rows["cutoff"].isin([*plan.train, *plan.validation])]
+        final = fit_fixed(labelled[features], labelled[label].astype(int), cfg, n_trees)
         deploy = validation + timedelta(days=plan.horizon_days)  # the last date: where scoring starts
-        step2 = season_step(final, rows, features, label, validation, deploy) if season else 0.0
-        registered, refit_cal = calibrate(final, val_rows[features], val_rows[label].to_numpy(), step2 or 0.0)
+        refit_cal["season_step"] = step(full, validation, deploy)
+        registered = CalibratedModel(final, refit_cal["slope"], refit_cal["intercept"], refit_cal["season_step"])
         calibration |= {f"refit_{k}": v for k, v in refit_cal.items() if k != "method"}
+    lagged, booster = booster, full  # the full booster is what is evaluated (and explained by SHAP)
     counts = {
         "train_rows": len(fit_rows),
         "tuning_rows": len(tune_rows),
         "calibration_rows": len(cal_rows),
         "best_iteration": n_trees,
     }
-    return PurchaseFit(evaluated, registered, booster, features, cfg, trials, calibration, counts, notes)
+    return PurchaseFit(evaluated, registered, booster, features, cfg, trials, calibration, counts, notes, lagged)
 
 
 def _result(target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: SnapshotPlan, bgnbd: bool) -> TargetResult:

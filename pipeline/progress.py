@@ -23,6 +23,11 @@ def info(message: str) -> None:
         console.print(message)
 
 
+def warn(message: str) -> None:
+    """A warning on stderr, printed even with --quiet: a drift or data warning must never be silenced."""
+    console.print(message)
+
+
 @contextlib.contextmanager
 def stage(name: str) -> Iterator[None]:
     """Show a spinner while a stage runs and a line with its elapsed time when it ends."""

@@ -20,9 +20,10 @@ from segment.features.gaps import gap_quantiles
 from segment.models.segments import rule_based_segments
 from segment.pipeline import outputs, tracking
 from segment.pipeline.clean import DataReport
+from segment.pipeline.drift import moved as drift_moved
 from segment.pipeline.drift import psi
 from segment.pipeline.prepare import connect, data_span, prepare
-from segment.pipeline.progress import info, stage
+from segment.pipeline.progress import info, stage, warn
 from segment.pipeline.reports import score_summary
 from segment.pipeline.table import segment_summary, segment_table
 
@@ -83,12 +84,12 @@ def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> d
         info("[yellow]drift:[/yellow] the champion has no drift reference (trained before drift checks); skipped")
         return {}
     values = psi(reference, feats)
-    moved = {f: v for f, v in values.items() if v > cfg.scoring.drift_warn_psi}
+    moved = drift_moved(reference, values, cfg.scoring.drift_warn_psi)  # past the normal season too
     for f, v in sorted(moved.items(), key=lambda kv: -kv[1]):
-        info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.scoring.drift_warn_psi}")
+        warn(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.scoring.drift_warn_psi}")
     limit = cfg.scoring.fail_on_drift
-    if limit is not None and values and max(values.values()) > limit:
-        worst = max(values, key=values.get)
+    if limit is not None and moved and max(moved.values()) > limit:
+        worst = max(moved, key=moved.get)
         raise InputError(
             f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={limit}; "
             "nothing was written (retrain, or raise the limit)"

@@ -60,7 +60,8 @@ def _challenge(result: TargetResult, cfg: Config) -> tuple[bool, str]:
         # a champion that cannot score today's features (inputs changed) counts as no champion
         old = np.asarray(model.predict(result.X_val[cols]))[:, 1] if set(cols) <= set(result.X_val.columns) else None
     verdict = decide(result.y_val, result.scores["model"], old, result.scores, cfg.models.gate)
-    return verdict.promote, f"{verdict.reason} ({metric} {new:.4f})"
+    head = f"champion v{ref.version} kept" if not verdict.promote else verdict.verdict
+    return verdict.promote, f"{head}: {metric} {new:.4f}; {verdict.reason}"
 
 
 def _log_target(
@@ -185,7 +186,8 @@ def train(cfg: Config, config_path: Path) -> TrainResult:
             versions = {"segmenter": version}
         metrics, model_figures, cards = {}, {}, {}
         inputs = model_inputs(validation)
-        drift_ref = drift.reference(validation, inputs)  # one reference for both models
+        # one reference for both models; each feature's normal seasonal movement from the training cutoffs
+        drift_ref = drift.reference(validation, inputs, history=snapshots, lag_days=cfg.time.horizon_days)
         trials = cfg.models.search.trials
         with stage("purchase model (churn = 1 - purchase)" + (f" (search: up to {trials} trials)" if trials else "")):
             results = fit_targets(

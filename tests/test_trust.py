@@ -68,7 +68,8 @@ def test_gate_bootstrap_margin_guard_and_baselines():
     cfg = GateConfig(margin=0.0, bootstrap=100, max_ece=0.05, baselines=["rfm_logistic"])
     assert decide(y, good, weak, {"rfm_logistic": weak}, cfg).promote  # clearly better
     kept = decide(y, weak, good, {}, cfg.model_copy(update={"max_ece": 1.0}))  # the weak model is also off-level
-    assert not kept.promote and "credibly worse" in kept.reason and kept.auc_diff_low < 0
+    assert not kept.promote and kept.verdict == "champion kept" and "credibly worse" in kept.reason
+    assert kept.auc_diff_low < 0
     lost = decide(y, good, weak, {"rfm_logistic": np.sqrt(good)}, cfg)  # same ranking as good: ties are fine
     assert lost.promote
     lost = decide(y, good, weak, {"rfm_logistic": good + 1e-3 * (y - 0.5)}, cfg)  # a baseline that ranks better
@@ -77,7 +78,7 @@ def test_gate_bootstrap_margin_guard_and_baselines():
     guard = decide(y, shifted, weak, {}, cfg)
     assert not guard.promote and "ECE" in guard.reason
     first = decide(y, shifted, None, {}, cfg)  # no champion: promoted, with the warning in the reason
-    assert first.promote and "ECE" in first.reason
+    assert first.promote and first.verdict == "first model" and "ECE" in first.reason
 
 
 def test_more_recency_never_lowers_churn_risk():
