@@ -8,13 +8,14 @@ latest cutoffs one horizon apart (Online Retail II and the bundled sample: 2011-
 likelihood on every customer at V.
 
 Candidates (propensity; churn is 1 - propensity on the active customers, so it has no model of its own):
-- `LightGBM`: the booster on every training cutoff (up to C = V - H), with the logistic map on log-odds
-  that a lagged booster (cutoffs up to C - H) needed at C, plus the season step (models/training.py).
-- `LightGBM, no season step`: the same without the step, to show what it does.
-- `stacked`: the same booster with BG/NBD's P(buy) (fitted at each cutoff on that cutoff's customers)
-  as one more input.
-- `blend`: logistic regression on [logit LightGBM, logit BG/NBD] fitted at C on the lagged booster (an
-  earlier window than V), applied to the full booster at V, plus the season step.
+- `blend LightGBM + BG/NBD (ours)`: what `segment train` registers. The booster on the training cutoffs
+  up to one horizon before the latest training cutoff C; a logistic regression on [its log-odds,
+  BG/NBD's log-odds] fitted on every customer at C (a later cutoff than the booster saw, an earlier
+  window than V), plus the season step (models/training.py).
+- `blend, no season step`: the same without the step, to show what it does.
+- `LightGBM alone`: the same booster with its own logistic map on log-odds (no BG/NBD), plus the step.
+- `stacked (BG/NBD input)`: a booster with BG/NBD's P(buy) (fitted at each cutoff on that cutoff's
+  customers) as one more input, its own map, plus the step.
 `diff vs BG/NBD` is the ROC-AUC difference with a 95 % interval from 300 paired bootstrap resamples of the
 window's customers. `distinct /1000` counts distinct probabilities per 1,000 customers; `decile dev` is the
 largest distance of a decile's share from 10 % (deciles by rank, ties broken by customer id).
@@ -22,6 +23,7 @@ largest distance of a decile's share from 10 % (deciles by rank, ties broken by 
 
 from __future__ import annotations
 
+import copy
 import os
 import tempfile
 from datetime import date, timedelta
@@ -35,12 +37,10 @@ from segment.features.labels import attach_labels, future_buyers
 from segment.features.purchase_days import purchase_days, with_purchase_days
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import bgnbd
-from segment.models.calibration import logit, sigmoid
 from segment.models.evaluation import binary_metrics, deciles
-from segment.models.training import LABEL, fit_purchase, fit_targets
+from segment.models.training import LABEL, _result, fit_purchase
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, data_span, prepare
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from bench.common import REPO, header, table, write
@@ -82,21 +82,6 @@ def _with_bgnbd_inputs(snapshots: pd.DataFrame, horizon: int) -> pd.DataFrame:
     return pd.concat(parts).loc[snapshots.index]
 
 
-def _blend(fit, snapshots: pd.DataFrame, plan: SnapshotPlan, val: pd.DataFrame) -> np.ndarray:
-    """Logistic regression on [logit LightGBM, logit BG/NBD], fitted at the calibration cutoff C."""
-    cal_cut = max(c for c in plan.train)
-    cal = snapshots[snapshots["cutoff"] == cal_cut]
-
-    def inputs(booster, rows: pd.DataFrame) -> np.ndarray:
-        raw = booster.predict_proba(rows[fit.features])[:, 1]
-        return np.c_[logit(raw), logit(rows["bgnbd_p_buy"].to_numpy())]
-
-    # fitted on the lagged booster at C, applied to the full booster at V (as the calibration map is)
-    lr = LogisticRegression(C=1e4).fit(inputs(fit.lagged, cal), cal[LABEL["propensity"]].astype(int))
-    z = lr.decision_function(inputs(fit.booster, val)) + float(fit.calibration.get("season_step", 0.0))
-    return sigmoid(z)
-
-
 def _row(data: str, window: date, target: str, name: str, y: np.ndarray, p: np.ndarray, ids, ref) -> dict:
     m = binary_metrics(y, p)
     lo, hi = bootstrap_auc_diff(y, p, ref) if ref is not None else (np.nan, np.nan)
@@ -133,23 +118,24 @@ def snapshots_at(con, cfg, first: date, window: date) -> tuple[pd.DataFrame, Sna
 def compare_window(snapshots: pd.DataFrame, plan: SnapshotPlan, cfg, data: str) -> list[dict]:
     """Every candidate and baseline at one window, both targets."""
     window = plan.validation[-1]
-    results = fit_targets(snapshots, plan, cfg.models.lightgbm, refit=False)
-    plain = fit_targets(snapshots, plan, cfg.models.lightgbm, refit=False, season=False)
+    fit = fit_purchase(snapshots, plan, cfg.models.lightgbm, season=cfg.models.season_step, refit=False)
+    no_step = copy.copy(fit.evaluated)
+    no_step.season = 0.0
     stacked_snaps = _with_bgnbd_inputs(snapshots, plan.horizon_days)
-    stacked = fit_purchase(stacked_snaps, plan, cfg.models.lightgbm, extra_features=("bgnbd_p_buy",), refit=False)
+    stacked = fit_purchase(
+        stacked_snaps, plan, cfg.models.lightgbm, extra_features=("bgnbd_p_buy",), blend=False, refit=False
+    )
     rows = []
     for target in ("propensity", "churn"):
-        res = results[target]
+        res = _result(target, fit, snapshots, plan, bgnbd=True)
         val = snapshots[snapshots["cutoff"] == window]
         val = val[val[LABEL[target]].notna()]
-        sval = stacked_snaps.loc[val.index]
-        churn = target == "churn"
-        flip = (lambda p: 1.0 - p) if churn else (lambda p: p)
+        flip = (lambda p: 1.0 - p) if target == "churn" else (lambda p: p)
         candidates = {
-            "LightGBM": res.scores["model"],
-            "LightGBM, no season step": plain[target].scores["model"],
-            "stacked (BG/NBD input)": flip(stacked.evaluated.predict_proba(sval[stacked.features])[:, 1]),
-            "blend (weights fitted at C)": flip(_blend(stacked, stacked_snaps, plan, sval)),
+            "blend LightGBM + BG/NBD (ours)": res.scores["model"],
+            "blend, no season step": flip(no_step.predict_proba(val[fit.inputs])[:, 1]),
+            "LightGBM alone": res.scores["lightgbm_alone"],
+            "stacked (BG/NBD input)": flip(stacked.evaluated.predict_proba(stacked_snaps.loc[val.index])[:, 1]),
         }
         ref = res.scores["bgnbd"]
         ids = val["customer_id"].to_numpy()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from segment.models import bgnbd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
 from sklearn.model_selection import StratifiedKFold
@@ -106,3 +107,51 @@ def calibrate(model, X_cal: pd.DataFrame, y_cal: np.ndarray, season: float = 0.0
         "method": "logistic on log-odds, out of time",
     }
     return CalibratedModel(model, slope, intercept, season), decision
+
+
+def fit_blend_map(raw: np.ndarray, p_bgnbd: np.ndarray, y: np.ndarray) -> tuple[float, float, float]:
+    """(weight of the booster's log-odds, weight of BG/NBD's, intercept): logistic regression on the two."""
+    Z = np.c_[logit(raw), logit(p_bgnbd)]
+    lr = LogisticRegression(C=1e4).fit(Z, np.asarray(y, dtype=int))
+    w_raw, w_bg = (float(w) for w in lr.coef_[0])
+    if w_raw < 0 or w_bg < 0:  # a negative weight would reverse one input's ranking: keep the other alone
+        keep = 0 if w_raw >= w_bg else 1
+        one = LogisticRegression(C=1e4).fit(Z[:, [keep]], np.asarray(y, dtype=int))
+        w = max(float(one.coef_[0, 0]), 0.0)
+        return (w, 0.0, float(one.intercept_[0])) if keep == 0 else (0.0, w, float(one.intercept_[0]))
+    return w_raw, w_bg, float(lr.intercept_[0])
+
+
+class BlendModel:
+    """The booster and BG/NBD blended on log-odds, weights fitted out of time: `predict_proba` like sklearn's.
+
+    BG/NBD's parameters are stored (fitted without labels on every customer at the latest labelled
+    cutoff); its inputs come from the rows: `purchase_days`, `recency_days`, `tenure_days`.
+    """
+
+    def __init__(self, booster, features: list[str], bgnbd_params, horizon_days: int, weights, season: float = 0.0):
+        # parameters as plain floats (r, alpha, a, b): the skops store needs no extra trusted type
+        self.booster, self.features = booster, list(features)
+        self.bgnbd_params = tuple(
+            float(v) for v in (bgnbd_params.r, bgnbd_params.alpha, bgnbd_params.a, bgnbd_params.b)
+        )
+        self.horizon_days, self.weights, self.season = int(horizon_days), tuple(weights), float(season)
+        self.classes_ = np.array([0, 1])
+
+    def parts(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(booster's raw P(buy), BG/NBD's P(buy)) per row."""
+        raw = self.booster.predict_proba(X[self.features])[:, 1]
+        params = bgnbd.BgNbdParams(*self.bgnbd_params)
+        p_bg = 1.0 - bgnbd.probability_no_purchase(params, *bgnbd.summary_from_features(X), self.horizon_days)
+        return raw, p_bg
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated [P(0), P(1)] per row."""
+        raw, p_bg = self.parts(X)
+        w_raw, w_bg, intercept = self.weights
+        p = sigmoid(w_raw * logit(raw) + w_bg * logit(p_bg) + intercept + self.season)
+        return np.c_[1 - p, p]
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where P(1) > 0.5."""
+        return (self.predict_proba(X)[:, 1] > 0.5).astype(int)

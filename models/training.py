@@ -3,14 +3,14 @@
 Design (docs/models.md, docs/time.md):
 - one question, one model: P(purchase in the next H days). Churn asks the same question of the active
   customers, inverted, so P(churn) = 1 - P(purchase) for them; the two can never contradict.
-- out-of-time calibration: a lagged booster, fitted on the cutoffs at least one horizon before the latest
-  training cutoff C (early stopping on a fixed fifth of customers), is mapped to the labels at C, a cutoff
-  it never saw. That map describes "a booster whose data ends one horizon before the cutoff it predicts",
-  which is the position of the full booster (every training cutoff, up to C = V - H, same number of
-  trees) at the validation cutoff V; so the full booster with that map is the evaluated model. V is
-  scored once, untouched.
-- the registered model is the same procedure one horizon later: the map is learnt by the full booster on
-  the labels at V and applied to a booster refitted on every labelled cutoff up to V.
+- out-of-time calibration: the booster is fitted on the training cutoffs at least one horizon before the
+  latest training cutoff C (early stopping on a fixed fifth of the customers), and mapped to the labels
+  of every customer at C, a cutoff it never saw, whose labels are newer than any of its own. The map
+  blends the booster's log-odds with BG/NBD's (fitted without labels on the customers at C): a
+  logistic regression on the two, so the weights are fitted on an earlier window than the one scored.
+  A season step (calibration.py) moves the level from C's window to V's. V is scored once, untouched.
+- the registered model is the same procedure one horizon later: a booster on every training cutoff (up
+  to C = V - H, with the evaluated number of trees), mapped on the labels at V.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models import bgnbd as bgnbd_model
-from segment.models.calibration import CalibratedModel, Complement, calibrate, logit
+from segment.models.calibration import BlendModel, Complement, calibrate, fit_blend_map, logit
 from segment.models.classifiers import fit_classifier, fit_fixed, predict_positive
 from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from segment.models.search import Trial, search
@@ -111,12 +111,13 @@ def _nearest(cutoffs: list[date], target: date, tolerance_days: int = 10) -> dat
     return best if best is not None and abs((best - target).days) <= tolerance_days else None
 
 
-def season_step(booster, rows: pd.DataFrame, features: list[str], label: str, frm: date, to: date) -> float | None:
+def season_step(predict, rows: pd.DataFrame, label: str, frm: date, to: date) -> float | None:
     """Log-odds step of the season from the window after `frm` to the window after `to`, a year earlier.
 
-    At each of the two cutoffs one year back, the residual level logit(observed rate) - logit(mean raw
-    prediction) is what the booster's customer-level features do not explain: the store's season. The
-    step is the difference; None when the data has no labelled cutoff a year before either date.
+    At each of the two cutoffs one year back, the residual level logit(observed rate) - logit(mean
+    prediction) is what the model's customer-level inputs do not explain: the store's season. The step
+    is the difference; None when the data has no labelled cutoff a year before either date.
+    `predict(rows)` returns the model's probabilities before any season step.
     """
     cutoffs = sorted(rows["cutoff"].unique())
     a, b = _nearest(cutoffs, frm - YEAR), _nearest(cutoffs, to - YEAR)
@@ -125,8 +126,7 @@ def season_step(booster, rows: pd.DataFrame, features: list[str], label: str, fr
     level = {}
     for c in (a, b):
         part = rows[rows["cutoff"] == c]
-        raw = booster.predict_proba(part[features])[:, 1]
-        level[c] = float(logit(part[label].mean()) - logit(raw.mean()))
+        level[c] = float(logit(part[label].mean()) - logit(predict(part).mean()))
     return level[b] - level[a]
 
 
@@ -137,13 +137,35 @@ class PurchaseFit:
     evaluated: object
     registered: object
     booster: Pipeline
-    features: list[str]
+    features: list[str]  # the booster's inputs
+    inputs: list[str]  # the model's inputs (the booster's, plus purchase_days for the blend)
     params: LightGBMConfig
     trials: list[Trial]
     calibration: dict[str, float | str]
     rows: dict[str, int]
     notes: dict[str, str]
-    lagged: Pipeline | None = None  # the booster whose data ends one horizon before C (fits maps at C)
+    alone: object | None = None  # the evaluated booster with its own logistic map (no BG/NBD), to compare
+
+
+def _mapped(booster, features, cal_rows, label, blend: bool, horizon: int, season_fn):
+    """The booster's map fitted on `cal_rows` (blended with BG/NBD fitted on them when `blend`), season added.
+
+    Returns (model, what was measured); `season_fn(predict)` gives the season step for the model.
+    """
+    y = cal_rows[label].to_numpy(dtype=int)
+    raw = booster.predict_proba(cal_rows[features])[:, 1]
+    if blend:
+        params = bgnbd_model.fit_frame(cal_rows)  # no label: every customer at the cutoff
+        p_bg = 1.0 - bgnbd_model.probability_no_purchase(params, *bgnbd_model.summary_from_features(cal_rows), horizon)
+        weights = fit_blend_map(raw, p_bg, y)
+        model = BlendModel(booster, features, params, horizon, weights)
+        info = {"method": "blend of LightGBM and BG/NBD log-odds, out of time", "weight_lightgbm": weights[0]}
+        info |= {"weight_bgnbd": weights[1], "intercept": weights[2]}
+    else:
+        model, info = calibrate(booster, cal_rows[features], y)
+    step = season_fn(lambda part: model.predict_proba(part)[:, 1])
+    model.season = step
+    return model, info | {"season_step": step}
 
 
 def fit_purchase(
@@ -153,12 +175,14 @@ def fit_purchase(
     *,
     search_cfg: SearchConfig | None = None,
     season: bool = True,
+    blend: bool = True,
     extra_features: tuple[str, ...] = (),
     refit: bool = True,
 ) -> PurchaseFit:
-    """Booster on early cutoffs, logistic map out of time, then the refit one horizon later (module doc)."""
+    """Lagged booster mapped out of time at C and evaluated at V; the refit one horizon later (module doc)."""
     label = LABEL["propensity"]
     features = model_inputs(snapshots, extra_features)
+    blend = blend and PURCHASE_DAYS in snapshots
     rows = snapshots[snapshots[label].notna()]
     fit_cut, cal_cut = booster_cutoffs(plan.train, plan.horizon_days)
     fit_rows, tune_rows = split_tuning(rows[rows["cutoff"].isin(fit_cut)])
@@ -176,38 +200,37 @@ def fit_purchase(
     n_trees = int(inner.best_iteration_ or inner.n_estimators)
     notes: dict[str, str] = {}
     validation = plan.validation[-1]
+    horizon = plan.horizon_days
 
-    def step(model, frm: date, to: date) -> float:
-        value = season_step(model, rows, features, label, frm, to) if season else 0.0
-        if value is None:
-            notes["season"] = "no labelled cutoff a year before the calibration or predicted window: no season step"
-        return value or 0.0
+    def season_fn(frm: date, to: date):
+        def step(predict) -> float:
+            value = season_step(predict, rows, label, frm, to) if season else 0.0
+            if value is None:
+                notes["season"] = "no labelled cutoff a year before the calibration or predicted window: no step"
+            return value or 0.0
 
-    # the map learnt by the lagged booster at C is the map of "a booster whose data ends one horizon
-    # before the cutoff it predicts": exactly the full booster's position at V
-    _, calibration = calibrate(booster, cal_rows[features], cal_rows[label].to_numpy())
-    train_rows = rows[rows["cutoff"].isin(plan.train)]
-    full = fit_fixed(train_rows[features], train_rows[label].astype(int), cfg, n_trees)
-    calibration["season_step"] = step(booster, cal_cut, validation)
-    evaluated = CalibratedModel(full, calibration["slope"], calibration["intercept"], calibration["season_step"])
+        return step
+
+    evaluated, calibration = _mapped(booster, features, cal_rows, label, blend, horizon, season_fn(cal_cut, validation))
+    alone = evaluated
+    if blend:  # the booster with its own map, for the comparison the run and the benchmark report
+        alone, _ = _mapped(booster, features, cal_rows, label, False, horizon, season_fn(cal_cut, validation))
     registered = evaluated
-    if refit:  # the same procedure one horizon later: map learnt by `full` at V, applied to a booster up to V
+    if refit:  # the same procedure one horizon later: booster up to C = V - H, mapped at V
+        train_rows = rows[rows["cutoff"].isin(plan.train)]
+        final = fit_fixed(train_rows[features], train_rows[label].astype(int), cfg, n_trees)
         val_rows = rows[rows["cutoff"] == validation]
-        _, refit_cal = calibrate(full, val_rows[features], val_rows[label].to_numpy())
-        labelled = rows[rows["cutoff"].isin([*plan.train, *plan.validation])]
-        final = fit_fixed(labelled[features], labelled[label].astype(int), cfg, n_trees)
-        deploy = validation + timedelta(days=plan.horizon_days)  # the last date: where scoring starts
-        refit_cal["season_step"] = step(full, validation, deploy)
-        registered = CalibratedModel(final, refit_cal["slope"], refit_cal["intercept"], refit_cal["season_step"])
+        deploy = validation + timedelta(days=horizon)  # the last date: where scoring starts
+        registered, refit_cal = _mapped(final, features, val_rows, label, blend, horizon, season_fn(validation, deploy))
         calibration |= {f"refit_{k}": v for k, v in refit_cal.items() if k != "method"}
-    lagged, booster = booster, full  # the full booster is what is evaluated (and explained by SHAP)
     counts = {
         "train_rows": len(fit_rows),
         "tuning_rows": len(tune_rows),
         "calibration_rows": len(cal_rows),
         "best_iteration": n_trees,
     }
-    return PurchaseFit(evaluated, registered, booster, features, cfg, trials, calibration, counts, notes, lagged)
+    inputs = features + ([PURCHASE_DAYS] if blend else [])
+    return PurchaseFit(evaluated, registered, booster, features, inputs, cfg, trials, calibration, counts, notes, alone)
 
 
 def _result(target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: SnapshotPlan, bgnbd: bool) -> TargetResult:
@@ -217,10 +240,12 @@ def _result(target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: Sna
     if val[label].nunique() < 2:
         raise ValueError(f"{target}: both classes are needed in the validation rows")
     churn = target == "churn"
-    p_buy = predict_positive(fit.evaluated, val[fit.features]).to_numpy()
+    p_buy = predict_positive(fit.evaluated, val[fit.inputs]).to_numpy()
+    alone = predict_positive(fit.alone, val[fit.inputs]).to_numpy()  # the booster without BG/NBD
     rfm_lr, rfm_cols = fit_rfm_logistic(train, train[label].astype(int))
     scores = {
         "model": 1.0 - p_buy if churn else p_buy,
+        "lightgbm_alone": 1.0 - alone if churn else alone,
         "recency_rank": recency_baseline(val, positive_is_recent=not churn),
         "rfm_logistic": rfm_lr.predict_proba(val[rfm_cols].to_numpy(dtype=float))[:, 1],
     }
@@ -236,15 +261,15 @@ def _result(target: Target, fit: PurchaseFit, snapshots: pd.DataFrame, plan: Sna
     return TargetResult(
         target=target,
         model=Complement(fit.registered) if churn else fit.registered,
-        features=fit.features,
+        features=fit.inputs,
         y_val=y,
         scores=scores,
         metrics={name: binary_metrics(y, p) for name, p in scores.items()},
-        X_example=train[fit.features].head(200),
+        X_example=train[fit.inputs].head(200),
         rows=fit.rows | {"validation_rows": len(val)},
         calibration=fit.calibration,
         notes=notes,
-        X_val=val[fit.features],
+        X_val=val[fit.inputs],
         booster=fit.booster,
         importance=importance,
         params=fit.params,
@@ -261,10 +286,11 @@ def fit_targets(
     search_cfg: SearchConfig | None = None,
     bgnbd: bool = True,
     season: bool = True,
+    blend: bool = True,
     refit: bool = True,
 ) -> dict[Target, TargetResult]:
     """Both targets from one purchase fit: propensity, and churn = 1 - propensity on the active customers."""
-    fit = fit_purchase(snapshots, plan, cfg, search_cfg=search_cfg, season=season, refit=refit)
+    fit = fit_purchase(snapshots, plan, cfg, search_cfg=search_cfg, season=season, blend=blend, refit=refit)
     return {t: _result(t, fit, snapshots, plan, bgnbd) for t in ("churn", "propensity")}
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from segment.features.customer import customer_features
 from segment.features.gaps import gap_quantiles
+from segment.features.purchase_days import purchase_days, with_purchase_days
 from segment.models.segments import rule_based_segments
 from segment.pipeline import outputs, tracking
 from segment.pipeline.clean import DataReport
@@ -112,6 +113,7 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
         )
     with stage(f"features and segments at {when}"):
         feats = customer_features(con, [when], horizon_days=cfg.time.horizon_days)
+        feats = with_purchase_days(feats, purchase_days(con, [when]))  # the blend's BG/NBD input
         lc = cfg.segments.lifecycle
         gaps = gap_quantiles(
             con, when, loyal_orders=lc.loyal_orders, quantiles=(lc.active_quantile, lc.at_risk_quantile)

@@ -103,3 +103,37 @@ def test_more_recency_never_lowers_churn_risk():
         rows = pd.DataFrame([row] * len(grid)).assign(recency_days=grid)
         risk = churn.predict_proba(rows)[:, 1]
         assert (np.diff(risk) >= -1e-12).all()
+
+
+def test_the_blend_keeps_both_rankings_and_recency_monotone():
+    """Weights are never negative, so more recency (all else equal) never raises P(buy) of the blend."""
+    from segment.models.bgnbd import BgNbdParams
+    from segment.models.calibration import BlendModel, fit_blend_map
+
+    rng = np.random.default_rng(5)
+    n = 4000
+    X = pd.DataFrame(
+        {
+            "recency_days": rng.integers(0, 300, n).astype(float),
+            "frequency": rng.integers(2, 30, n).astype(float),
+            "tenure_days": 400.0,
+            "purchase_days": rng.integers(2, 20, n).astype(float),
+        }
+    )
+    z = 1.0 - X["recency_days"] / 100 + 0.05 * X["frequency"]
+    y = pd.Series((rng.uniform(size=n) < 1 / (1 + np.exp(-z))).astype(int))
+    cols = ["recency_days", "frequency", "tenure_days"]
+    booster = fit_classifier(X[cols][:3000], y[:3000], X[cols][3000:], y[3000:], LightGBMConfig(n_estimators=200))
+    params = BgNbdParams(r=0.5, alpha=20.0, a=0.8, b=2.5)
+    model = BlendModel(booster, cols, params, 90, (1.0, 1.0, 0.0))
+    raw, p_bg = model.parts(X)
+    weights = fit_blend_map(raw, p_bg, y.to_numpy())
+    assert min(weights[:2]) >= 0
+    backwards = fit_blend_map(1 - raw, p_bg, y.to_numpy())  # a booster that ranks backwards is dropped
+    assert backwards[0] == 0.0 and backwards[1] > 0
+    model = BlendModel(booster, cols, params, 90, fit_blend_map(raw, p_bg, y.to_numpy()))
+    grid = np.arange(0, 300, 10.0)
+    for _, row in X.sample(30, random_state=1).iterrows():
+        rows = pd.DataFrame([row] * len(grid)).assign(recency_days=grid)
+        churn = Complement(model).predict_proba(rows)[:, 1]
+        assert (np.diff(churn) >= -1e-12).all()
