@@ -88,3 +88,28 @@ def test_purchase_days_not_orders():
     np.testing.assert_array_equal(t_x, [0, 70])
     with pytest.raises(ValueError, match="purchase_days"):
         bgnbd.summary_from_features(frame.drop(columns="purchase_days"))
+
+
+def test_purchase_days_count_days_not_orders_and_see_only_the_past():
+    from datetime import date, datetime
+
+    import duckdb
+    from segment.features.purchase_days import purchase_days
+
+    con = duckdb.connect()
+    orders = pd.DataFrame(
+        {
+            "customer_id": ["a", "a", "a", "a", "b"],
+            "ts": [
+                datetime(2011, 1, 1, 9),
+                datetime(2011, 1, 1, 15),  # a second order the same day: not a repeat purchase day
+                datetime(2011, 1, 5, 10),
+                datetime(2011, 2, 1, 10),  # after the cutoff: unseen
+                datetime(2011, 1, 3, 10),
+            ],
+            "gross": [10.0, 5.0, 8.0, 7.0, -3.0],  # b only returned: not in the population
+        }
+    )
+    con.execute("CREATE TABLE orders AS SELECT * FROM orders")
+    got = purchase_days(con, [date(2011, 1, 10)])
+    assert got.to_dict("records") == [{"cutoff": date(2011, 1, 10), "customer_id": "a", "purchase_days": 2.0}]
