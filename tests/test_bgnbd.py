@@ -110,6 +110,7 @@ def test_purchase_days_count_days_not_orders_and_see_only_the_past():
             "gross": [10.0, 5.0, 8.0, 7.0, -3.0],  # b only returned: not in the population
         }
     )
-    con.execute("CREATE TABLE orders AS SELECT * FROM orders")
+    con.register("orders_df", orders)
+    con.execute("CREATE TABLE orders AS SELECT * FROM orders_df")
     got = purchase_days(con, [date(2011, 1, 10)])
     assert got.to_dict("records") == [{"cutoff": date(2011, 1, 10), "customer_id": "a", "purchase_days": 2.0}]
