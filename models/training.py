@@ -185,6 +185,9 @@ def fit_purchase(
     blend = blend and PURCHASE_DAYS in snapshots
     rows = snapshots[snapshots[label].notna()]
     fit_cut, cal_cut = booster_cutoffs(plan.train, plan.horizon_days)
+    notes: dict[str, str] = {}
+    if max(fit_cut) + timedelta(days=plan.horizon_days) > cal_cut:
+        notes["calibration"] = "history too short: the booster's labels overlap the calibration window"
     fit_rows, tune_rows = split_tuning(rows[rows["cutoff"].isin(fit_cut)])
     cal_rows = rows[rows["cutoff"] == cal_cut]
     for name, part in (("training", fit_rows), ("tuning", tune_rows), ("calibration", cal_rows)):
@@ -198,7 +201,6 @@ def fit_purchase(
         booster = fit_classifier(*xy, cfg)
     inner = booster.named_steps["model"]
     n_trees = int(inner.best_iteration_ or inner.n_estimators)
-    notes: dict[str, str] = {}
     validation = plan.validation[-1]
     horizon = plan.horizon_days
 

@@ -83,6 +83,7 @@ def log_segments(
     figures["plots/centroid_heatmap.png"] = plots.centroid_heatmap(seg.centroid_frame(), seg.names_)
     with tracking.run(exp, "segments", nested=True):
         tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
+        tracking.set_tags({"k_reason": getattr(seg, "k_reason_", "")[:5000]})  # why this k won (models/clusters.py)
         for k, s in sorted(seg.silhouette_scores_.items()):
             tracking.log_metrics({"silhouette": s, "min_share": seg.min_shares_[k]}, prefix="kmeans_", step=k)
         tracking.log_metrics(stability_metrics(stability), prefix="segments_")
