@@ -41,8 +41,17 @@ def model_card(target: str, plan: SnapshotPlan, result, lookback_days: int, vers
         f"{rows.get('train_rows', 0):,} training rows, {rows.get('tuning_rows', 0):,} tuning rows (a fixed fifth "
         f"of the customers), {rows.get('validation_rows', 0):,} validation rows.",
         "",
-        f"**Model.** LightGBM ({rows.get('best_iteration', 0)} trees, early-stopped on the tuning rows); "
-        f"calibration: {result.calibration.get('method', 'none')}.",
+        f"**Model.** LightGBM ({rows.get('best_iteration', 0)} trees, early-stopped on the tuning rows of a "
+        f"lagged booster); calibration: {result.calibration.get('method', 'none')}, fitted on "
+        f"{rows.get('calibration_rows', 0):,} customers at {plan.train[-1]} (season step "
+        f"{float(result.calibration.get('season_step', 0.0)):+.3f} log-odds). "
+        + (
+            "P(churn) = 1 - P(purchase) of the one purchase model. "
+            if target == "churn"
+            else "P(churn) for active customers is 1 - this probability. "
+        )
+        + "The registered model is refitted with these settings on every labelled cutoff up to the validation "
+        "cutoff, its map learnt at the validation cutoff.",
         "",
         "**Validation metrics** (the validation snapshot was never used in fitting):",
         "",

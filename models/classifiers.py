@@ -1,4 +1,4 @@
-"""LightGBM churn and propensity classifiers, early-stopped on the temporal validation snapshot."""
+"""LightGBM classifiers: early-stopped on held-out customers, or refitted with the number of trees found."""
 
 from __future__ import annotations
 
@@ -11,6 +11,14 @@ from sklearn.preprocessing import OrdinalEncoder
 from segment.config import LightGBMConfig
 
 CATEGORICAL = ("country",)
+# Purchase probability never rises with days since the last purchase, all else equal: a fitted booster
+# that said otherwise somewhere (noise in a thin leaf) would rank a lapsed customer above an identical
+# recent one, and churn risk would fall as a customer stays away.
+MONOTONE = {"recency_days": -1}
+
+
+def _constraints(columns) -> list[int]:
+    return [MONOTONE.get(c, 0) for c in columns]
 
 
 def _preprocessor(columns: list[str]) -> ColumnTransformer:
@@ -44,9 +52,10 @@ def fit_classifier(
 ) -> Pipeline:
     """Fit preprocessing + booster; the validation snapshot only picks the number of trees."""
     pre = _preprocessor(list(X_train.columns)).fit(X_train)
-    booster = _booster(cfg)
+    Xt = pre.transform(X_train)
+    booster = _booster(cfg).set_params(monotone_constraints=_constraints(Xt.columns))
     booster.fit(
-        pre.transform(X_train),
+        Xt,
         y_train,
         eval_X=(pre.transform(X_val),),
         eval_y=(y_val,),
@@ -59,3 +68,12 @@ def fit_classifier(
 def predict_positive(model: Pipeline, X: pd.DataFrame) -> pd.Series:
     """Probability of the positive class."""
     return pd.Series(model.predict_proba(X)[:, 1], index=X.index)
+
+
+def fit_fixed(X: pd.DataFrame, y: pd.Series, cfg: LightGBMConfig, n_trees: int) -> Pipeline:
+    """Refit preprocessing + booster on all rows with a fixed number of trees (the evaluated one), no holdout."""
+    pre = _preprocessor(list(X.columns)).fit(X)
+    Xt = pre.transform(X)
+    booster = _booster(cfg.model_copy(update={"n_estimators": max(1, int(n_trees))}))
+    booster.set_params(monotone_constraints=_constraints(Xt.columns)).fit(Xt, y)
+    return Pipeline([("pre", pre), ("model", booster)])

@@ -4,8 +4,8 @@ Cluster ids must mean the same kind of customer across retrains, or marketing's 
 A first fit orders ids by mean monetary value (highest first). A refit given the champion as
 `reference` matches its centroids to the champion's (Hungarian assignment on distance in the new
 model's space) and inherits their ids; clusters with no counterpart get fresh ids. Fitting sorts the
-rows first, so the result does not depend on row order. Names come from how each centroid differs
-from the average customer.
+rows first, so the result does not depend on row order. Names come from each cluster's median customer
+against the population's terciles (see `_name`); `k_reason_` says why the chosen k won.
 """
 
 from __future__ import annotations
@@ -50,21 +50,37 @@ def _transformer() -> Pipeline:
     return Pipeline([("log", SkewLog()), ("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
 
 
-def _name(z: pd.Series) -> str:
-    """A short name from standardised centroid values (0 = the average customer)."""
+TERCILES = (1 / 3, 2 / 3)
+
+
+def _name(median: pd.Series, low: pd.Series, high: pd.Series) -> str:
+    """A short name from the cluster's median customer against the population's terciles.
+
+    Names describe the cluster's own members, so they cannot contradict the RFM and lifecycle schemes
+    for its typical customer: "one-timers" only when the median customer has one order, "recent" only
+    when the median recency is in the population's most recent third, "lapsed" in its least recent third.
+    """
 
     def level(col: str, hi: str, lo: str, mid: str) -> str | None:
-        if col not in z:
+        if col not in median:
             return None
-        return hi if z[col] > 0.5 else lo if z[col] < -0.5 else mid
+        return hi if median[col] > high[col] else lo if median[col] < low[col] else mid
 
     value = level("monetary", "High-value", "Low-value", "Mid-value")
     recency = level("recency_days", "lapsed", "recent", "cooling")
-    freq = level("frequency", "frequent buyers", "one-timers", "occasional buyers")
+    freq = None
+    if "frequency" in median:
+        freq = (
+            "one-timers"
+            if median["frequency"] <= 1
+            else "frequent buyers"
+            if median["frequency"] > high["frequency"]
+            else "occasional buyers"
+        )
     parts = [p for p in (value, recency, freq) if p]
     if len(parts) < 2:
-        top = z.abs().sort_values(ascending=False).index[:2]
-        parts = [f"{'high' if z[c] > 0 else 'low'} {c}" for c in top]
+        spread = ((median - (low + high) / 2) / (high - low).replace(0, 1)).abs().sort_values(ascending=False)
+        parts = [f"{'high' if median[c] > high[c] else 'low'} {c}" for c in spread.index[:2]]
     return " ".join(parts)
 
 
@@ -108,7 +124,22 @@ class Segmenter(BaseEstimator):
             raise ValueError(f"cannot cluster {len(Z)} customers into {self.k_min}..{self.k_max} groups")
         ok = [k for k in self.silhouette_scores_ if self.min_shares_[k] >= self.min_share]
         pool = ok or list(self.silhouette_scores_)
-        return max(pool, key=lambda k: (round(self.silhouette_scores_[k], 6), -k))
+        best = max(pool, key=lambda k: (round(self.silhouette_scores_[k], 6), -k))
+        self.k_reason_ = self._reason(best, ok)
+        return best
+
+    def _reason(self, k: int, ok: list[int]) -> str:
+        """Why k won, in words a report can print: the silhouette, and the better k the share rule ruled out."""
+        sil, share = self.silhouette_scores_, self.min_shares_
+        text = f"k = {k}: best silhouette ({sil[k]:.3f}) among k whose smallest cluster holds >= {self.min_share:.1%}"
+        if not ok:
+            return f"k = {k}: no k met the smallest-cluster share {self.min_share:.1%}; best silhouette ({sil[k]:.3f})"
+        beaten = [j for j in sil if j not in ok and sil[j] > sil[k]]
+        if beaten:
+            text += "; " + ", ".join(
+                f"k = {j} had silhouette {sil[j]:.3f} but its smallest cluster held {share[j]:.1%}" for j in beaten
+            )
+        return text
 
     def fit(self, X: pd.DataFrame, y=None, reference: Segmenter | None = None, progress=None) -> Segmenter:
         """Fit on a customer feature frame; learns `k_`, `pipeline_`, `ids_`, `names_`, `centroids_`.
@@ -140,9 +171,12 @@ class Segmenter(BaseEstimator):
         self.centroids_ = km.cluster_centers_[rows]
         log, scale = transform.named_steps["log"], transform.named_steps["scale"]
         self.centroids_raw_ = log.inverse_transform(scale.inverse_transform(self.centroids_))
+        medians = data.groupby(self.label_map_[km.labels_]).median()  # per cluster id, in raw units
+        low, high = (data.quantile(q) for q in TERCILES)
         names: dict[int, str] = {}
-        for cid, z in self.centroid_frame().iterrows():
-            base, name, n = _name(z), _name(z), 2
+        for cid, median in medians.sort_index().iterrows():
+            base = name = _name(median, low, high)
+            n = 2
             while name in names.values():
                 name, n = f"{base} {n}", n + 1
             names[int(cid)] = name

@@ -21,7 +21,7 @@ from segment.errors import ModelRegistryError
 from segment.features import catalogue
 from segment.models.card import model_card
 from segment.models.clusters import Segmenter
-from segment.models.evaluation import binary_metrics, challenger_wins
+from segment.models.gate import decide
 from segment.models.training import TargetResult
 from segment.pipeline import plots, tracking
 from segment.pipeline.config_file import flatten
@@ -59,22 +59,22 @@ def champion_segmenter(cfg: TrackingConfig) -> Segmenter | None:
 
 
 def challenge(fit: TargetResult, cfg: Config) -> tuple[bool, str]:
-    """Re-score the current champion on the new validation rows; the new model takes over if it is as good."""
+    """Re-score the current champion on the new validation rows and apply the gate (`models/gate.py`)."""
     metric = cfg.models.champion_metric
-    new = fit.metrics["model"][metric]
+    old, version = None, None  # no champion, or one that cannot score today's features: the first-model rule
     try:
         ref = tracking.champion(
             registered_name(cfg.tracking.model_prefix, fit.target), tracking.tracking_uri(cfg.tracking)
         )
     except ModelRegistryError:
-        return True, f"first model: no champion to beat ({metric} {new:.4f})"
-    model = tracking.load_pyfunc(ref)
-    if not set(tracking.input_names(model)) <= set(fit.X_val.columns):
-        return True, f"new model wins: champion v{ref.version} cannot score today's features (inputs changed)"
-    old = binary_metrics(fit.y_val, tracking.predict_positive(model, fit.X_val, fit.target))[metric]
-    wins = challenger_wins(metric, new, old)
-    verdict = "new model wins" if wins else f"champion v{ref.version} kept"
-    return wins, f"{verdict}: {metric} {new:.4f} vs champion {old:.4f} ({new - old:+.4f})"
+        ref = None
+    if ref is not None:
+        model, version = tracking.load_pyfunc(ref), ref.version
+        if set(tracking.input_names(model)) <= set(fit.X_val.columns):
+            old = tracking.predict_positive(model, fit.X_val, fit.target)
+    verdict = decide(fit.y_val, fit.scores["model"], old, fit.scores, cfg.models.gate)
+    head = verdict.verdict if verdict.promote else f"champion v{version} kept"
+    return verdict.promote, f"{head}: {metric} {fit.metrics['model'][metric]:.4f}; {verdict.reason}"
 
 
 def _segments(exp: str, segments: SegmentsResult, cfg: Config) -> tuple[int, dict[str, Any]]:
@@ -89,6 +89,7 @@ def _segments(exp: str, segments: SegmentsResult, cfg: Config) -> tuple[int, dic
     figures["plots/centroid_heatmap.png"] = plots.centroid_heatmap(seg.centroid_frame(), seg.names_)
     with tracking.run(exp, "segments", nested=True):
         tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
+        tracking.set_tags({"k_reason": getattr(seg, "k_reason_", "")[:5000]})  # why this k won
         # the chosen k's values as plain metrics (what the runs table shows); every k tried as a series by step
         tracking.log_metrics(chosen_k_metrics(seg), prefix="kmeans_")
         for k, s in sorted(seg.silhouette_scores_.items()):

@@ -116,11 +116,11 @@ def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConf
         info("[yellow]drift:[/yellow] the champion has no drift reference (trained before drift checks); skipped")
         return {}
     values = drift_step.psi(reference, features)
-    for f, v in sorted(values.items(), key=lambda kv: -kv[1]):
-        if v > cfg.drift_warn_psi:
-            warn(f"drift {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
-    if cfg.fail_on_drift is not None and values and max(values.values()) > cfg.fail_on_drift:
-        worst = max(values, key=values.get)
+    moved = drift_step.moved(reference, values, cfg.drift_warn_psi)  # past the normal season's movement too
+    for f, v in sorted(moved.items(), key=lambda kv: -kv[1]):
+        warn(f"drift {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
+    if cfg.fail_on_drift is not None and moved and max(moved.values()) > cfg.fail_on_drift:
+        worst = max(moved, key=moved.get)
         raise InputError(
             f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={cfg.fail_on_drift}; "
             "nothing was written (retrain, or raise the limit)"

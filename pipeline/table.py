@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from segment.config import ScoringConfig
+from segment.models.evaluation import deciles
 from segment.schema import CUSTOMER_ID, SCHEME_COLUMNS, SCORE_DATE, SEGMENT_TABLE, SEGMENT_TABLE_COLUMNS
 
 
@@ -16,10 +17,34 @@ def churn_risk(p: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
     return np.select([p < thresholds[0], p < thresholds[1]], ["low", "medium"], "high")
 
 
-def propensity_decile(p: np.ndarray) -> np.ndarray:
-    """1-10 by rank (10 = most likely to buy); equal probabilities share a decile."""
-    rank = pd.Series(p).rank(method="min").to_numpy()
-    return (1 + np.floor(10 * (rank - 1) / max(len(p), 1))).astype("int64")
+def churn_risk_by_rank(p: np.ndarray, ids: np.ndarray, quantiles: tuple[float, float]) -> np.ndarray:
+    """Low / medium / high by rank: medium from the first quantile up, high from the second (ties by id).
+
+    Fixed thresholds on a probability whose level moves with the season put 76-79 % of customers in
+    "high"; rank quantiles keep the bands the sizes marketing planned for.
+    """
+    share = rank_share(p, ids)
+    return np.select([share < quantiles[0], share < quantiles[1]], ["low", "medium"], "high")
+
+
+def rank_share(p: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """Share of customers ranked below each one (0 = lowest score), ties broken by customer id."""
+    order = np.lexsort((np.asarray(ids).astype(str), np.asarray(p, dtype=float)))
+    rank = np.empty(len(order), dtype=float)
+    rank[order] = np.arange(len(order))
+    return rank / max(len(order), 1)
+
+
+def propensity_decile(p: np.ndarray, ids: np.ndarray | None = None) -> np.ndarray:
+    """1-10 by rank (10 = most likely to buy), 10 % each: equal probabilities are split by customer id."""
+    return deciles(np.asarray(p, dtype=float), ids).astype("int64")
+
+
+def risk_bands(p: np.ndarray, ids: np.ndarray, cfg: ScoringConfig) -> np.ndarray:
+    """The configured banding: rank quantiles, or fixed thresholds when `churn_risk_quantiles` is null."""
+    if cfg.churn_risk_quantiles is not None:
+        return churn_risk_by_rank(p, ids, cfg.churn_risk_quantiles)
+    return churn_risk(p, cfg.churn_risk_thresholds)
 
 
 def segment_table(
@@ -36,9 +61,10 @@ def segment_table(
     cfg: ScoringConfig,
 ) -> pd.DataFrame:
     """One row per customer, sorted by customer id, with the contract's columns and types."""
+    ids = features[CUSTOMER_ID].astype(str).to_numpy()
     table = pd.DataFrame(
         {
-            CUSTOMER_ID: features[CUSTOMER_ID].astype(str).to_numpy(),
+            CUSTOMER_ID: ids,
             SCORE_DATE: pd.Series([score_date] * len(features), dtype="object"),
             "recency_days": features["recency_days"].to_numpy(dtype=float),
             "frequency": features["frequency"].to_numpy(dtype=float),
@@ -52,8 +78,8 @@ def segment_table(
             "cluster_name": np.asarray(cluster_names, dtype=str),
             "churn_probability": np.asarray(churn, dtype=float),
             "purchase_probability": np.asarray(purchase, dtype=float),
-            "churn_risk": churn_risk(np.asarray(churn, dtype=float), cfg.churn_risk_thresholds),
-            "propensity_decile": propensity_decile(np.asarray(purchase, dtype=float)),
+            "churn_risk": risk_bands(np.asarray(churn, dtype=float), ids, cfg),
+            "propensity_decile": propensity_decile(np.asarray(purchase, dtype=float), ids),
             "model_versions": model_versions,
             "run_id": run_id,
         }

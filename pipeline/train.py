@@ -17,13 +17,13 @@ from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.clusters import Segmenter
 from segment.models.sampling import sample_customers
-from segment.models.training import TargetResult, fit_target
+from segment.models.training import TargetResult, fit_targets, model_inputs
 from segment.pipeline import checks, drift, record
 from segment.pipeline.prepare import Prepared, prepare_data
 from segment.pipeline.progress import meter, stage, warn
 from segment.pipeline.segmenting import SegmentsResult, segment_customers
 from segment.pipeline.snapshot import Snapshots, build_snapshots
-from segment.schema import CUTOFF, TARGETS
+from segment.schema import CUTOFF
 
 
 @dataclass(frozen=True)
@@ -77,22 +77,18 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
             cfg.segments.clusters, reference, tried,
         )  # fmt: skip
     rows = bounded(snaps.labelled, plan, cfg.models)
-    fits = {}
-    for target in TARGETS:
-        trials = cfg.models.search.trials
-        label = f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")
-        with stage(label), meter(f"{target} trials") as done:
-            fits[target] = fit_target(
-                rows,
-                plan,
-                target,
-                cfg.models.lightgbm,
-                search_cfg=cfg.models.search,
-                progress=done,
-                bgnbd=cfg.models.bgnbd_baseline,
-            )
+    trials = cfg.models.search.trials
+    label = "purchase model (churn = 1 - purchase)" + (f" (search: up to {trials} trials)" if trials else "")
+    with stage(label), meter("search trials") as done:
+        fits = fit_targets(
+            rows, plan, cfg.models.lightgbm, search_cfg=cfg.models.search, season=cfg.models.season_step,
+            bgnbd=cfg.models.bgnbd_baseline, progress=done,
+        )  # fmt: skip
     reference_rows = snaps.labelled[snaps.labelled[CUTOFF] == validation]
-    reference = drift.reference(reference_rows, fits[TARGETS[0]].features)
+    # one reference for both models; each feature's normal seasonal movement from the training cutoffs
+    reference = drift.reference(
+        reference_rows, model_inputs(reference_rows), history=snaps.labelled, lag_days=cfg.time.horizon_days
+    )
     return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found))
 
 

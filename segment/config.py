@@ -268,6 +268,20 @@ class SearchConfig(Strict):
 MAX_TRAINING_ROWS = 1_000_000  # docs/performance.md: fit CPU grows with the rows; quality was flat from 200k
 
 
+class GateConfig(Strict):
+    """What a new model must show on the validation customers to take the `champion` alias."""
+
+    margin: float = Field(
+        0.0, description="ROC-AUC the new model must gain over the champion at the bootstrap's lower 5 % point"
+    )
+    bootstrap: int = Field(300, ge=20, description="paired bootstrap resamples of the validation customers")
+    max_ece: float = Field(0.05, gt=0, le=1, description="calibration guard: largest validation ECE allowed")
+    baselines: list[str] = Field(
+        default_factory=lambda: ["rfm_logistic", "bgnbd"],
+        description="baselines the new model's ROC-AUC must not fall below",
+    )
+
+
 class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
@@ -282,8 +296,16 @@ class ModelsConfig(Strict):
         description="cap on training-snapshot rows: a seeded sample of whole customers above it; null = no cap",
     )
     bgnbd_baseline: bool = Field(
-        False, description="also fit the BG/NBD baseline (pymc-marketing) for the model card; the benchmark always does"
+        True, description="also score the BG/NBD baseline on the validation rows (the card's comparison; cheap: numpy)"
     )
+    season_step: bool = Field(
+        True, description="add last year's log-odds step from the calibration window to the predicted one"
+    )
+    backtest_windows: list[date] = Field(
+        default_factory=list,
+        description="validation cutoffs of `make bench SECTIONS=models`; empty: the three latest, one horizon apart",
+    )
+    gate: GateConfig = GateConfig()
 
 
 class TrackingConfig(Strict):
@@ -299,7 +321,12 @@ class ScoringConfig(Strict):
     """Batch scoring options."""
 
     churn_risk_thresholds: tuple[float, float] = Field(
-        (0.3, 0.6), description="churn probability cut points of low / medium / high risk"
+        (0.3, 0.6), description="churn probability cut points of low / medium / high risk (without quantiles)"
+    )
+    churn_risk_quantiles: tuple[float, float] | None = Field(
+        (0.5, 0.8),
+        description="rank quantiles of churn probability where medium and high risk start (default: the top "
+        "20 % high, the next 30 % medium); null: use `churn_risk_thresholds`",
     )
     drift_warn_psi: float = Field(0.2, gt=0, description="population stability index above which a feature warns")
     fail_on_drift: float | None = Field(
@@ -309,11 +336,11 @@ class ScoringConfig(Strict):
         600, ge=0, description="how long a score run waits for another run writing the same outputs"
     )
 
-    @field_validator("churn_risk_thresholds")
+    @field_validator("churn_risk_thresholds", "churn_risk_quantiles")
     @classmethod
-    def _thresholds(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if not 0 < v[0] < v[1] < 1:
-            raise ValueError("churn_risk_thresholds must be two increasing numbers in (0, 1)")
+    def _thresholds(cls, v: tuple[float, float] | None, info) -> tuple[float, float] | None:
+        if v is not None and not 0 < v[0] < v[1] < 1:
+            raise ValueError(f"{info.field_name} must be two increasing numbers in (0, 1)")
         return v
 
 

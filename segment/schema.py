@@ -39,6 +39,8 @@ CATEGORICAL_FEATURES = ("country",)  # text feature columns: encoded by the mode
 # ---------------------------------------------------------------- time windows of the features
 
 WINDOWS = (30, 90, 180, 365)  # days: orders_{w}d and revenue_{w}d
+PURCHASE_DAYS = "purchase_days"  # distinct days with a purchase order: BG/NBD's x + 1 (not a model input)
+SEASON_CONSTANTS = ("cutoff_month",)  # constant within a snapshot: not a model input, never checked for drift
 
 # ---------------------------------------------------------------- targets and labels
 

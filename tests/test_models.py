@@ -42,14 +42,18 @@ class Overconfident(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] > 0.5).astype(int)
 
 
-def test_isotonic_calibration_is_kept_only_when_it_helps():
+def test_calibration_fixes_an_overconfident_model_and_keeps_its_ranking():
     X, y = _data(seed=1)
 
     model, decision = calibrate(Overconfident().fit(X, y), X, y.to_numpy())
-    assert decision["method"] == "isotonic" and decision["brier_isotonic_tuning"] < decision["brier_raw_tuning"]
+    assert decision["brier_mapped_calibration"] < decision["brier_raw_calibration"]
+    assert decision["slope"] == pytest.approx(0.25, abs=0.05)  # the truth is logit = 2 signal, the model says 8
     X2, y2 = _data(seed=2)
-    raw = brier_score_loss(y2, Overconfident().predict_proba(X2)[:, 1])
-    assert brier_score_loss(y2, model.predict_proba(X2)[:, 1]) < raw  # better on fresh data too
+    raw = Overconfident().predict_proba(X2)[:, 1]
+    mapped = model.predict_proba(X2)[:, 1]
+    assert brier_score_loss(y2, mapped) < brier_score_loss(y2, raw)  # better on fresh data too
+    assert (np.diff(mapped[np.argsort(raw, kind="stable")]) >= 0).all()  # same ranking
+    assert len(np.unique(mapped)) == len(np.unique(raw))  # no steps: every distinct score stays distinct
 
 
 def test_cumulative_gain_and_the_champion_rule():

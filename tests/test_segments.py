@@ -123,3 +123,32 @@ def test_an_extra_cluster_gets_a_fresh_id(sample_features):
     old, new = champion.predict(sample_features), bigger.predict(sample_features)
     kept = new != 3
     assert np.mean(old[kept] == new[kept]) > 0.8
+
+
+def test_cluster_names_agree_with_each_clusters_own_members(sample_features):
+    """A name is a claim about the cluster's median customer: one-timers buy once, recent ones bought lately."""
+    seg = _fit(sample_features)
+    ids = seg.predict(sample_features)
+    low, high = (sample_features[list(FEATURES)].quantile(q) for q in (1 / 3, 2 / 3))
+    for cid, name in seg.names_.items():
+        members = sample_features[ids == cid]
+        if "one-timers" in name:
+            assert members["frequency"].median() <= 1
+        if "frequent" in name:
+            assert members["frequency"].median() > 1
+        if "recent" in name:
+            assert members["recency_days"].median() < low["recency_days"]
+        if "lapsed" in name:
+            assert members["recency_days"].median() > high["recency_days"]
+    assert seg.k_reason_.startswith(f"k = {seg.k_}:")
+
+
+def test_the_reason_names_the_k_the_share_rule_ruled_out(sample_features):
+    seg = _fit(sample_features, k_min=3, k_max=6, min_share=0.4)  # k >= 3 cannot give every cluster 40 %
+    assert "no k met" in seg.k_reason_
+    seg = _fit(sample_features, k_min=3, k_max=6)
+    ruled_out = [k for k, s in seg.silhouette_scores_.items() if s > seg.silhouette_scores_[seg.k_]]
+    assert ruled_out  # on the sample a larger k has the better silhouette and a tiny cluster
+    for k in ruled_out:
+        assert seg.min_shares_[k] < seg.min_share
+        assert f"k = {k} had silhouette {seg.silhouette_scores_[k]:.3f}" in seg.k_reason_
