@@ -185,7 +185,7 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
         html = train_report(
             run_id, report, plan, result.segments.profiles, seg_figures, result.segments.stability,
             result.metrics, model_figures, cfg.tracking.experiment, cards,
-            segmenter=result.segments.segmenter, min_share=cfg.segments.clusters.min_share,
+            segmenter=result.segments.segmenter,
             warnings=list(getattr(result, "warnings", ())),
         )  # fmt: skip
         tracking.log_text(html, "report.html")

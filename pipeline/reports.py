@@ -28,37 +28,6 @@ def model_notes(by_model: dict[str, dict[str, float]]) -> list[str]:
     return notes
 
 
-def k_choice(scores: dict[int, float], shares: dict[int, float], min_share: float, k: int) -> str:
-    """Why k won, in words: the best silhouette among the k whose smallest cluster holds `min_share` or more.
-
-    Mirrors `Segmenter._search_k`: ks with a cluster under `min_share` are set aside (unless every k has
-    one), then the highest silhouette wins, the smaller k on a tie.
-    """
-    if not scores or k not in scores:
-        return f"k = {k}."
-    span = f"k = {min(scores)}..{max(scores)}"
-    best = max(scores, key=lambda j: (round(scores[j], 6), -j))
-    small = sorted(j for j in scores if shares.get(j, 1.0) < min_share)
-    ok = [j for j in scores if j not in small]
-    head = f"k = {k} was chosen: silhouette {scores[k]:.3f}, smallest cluster {shares.get(k, float('nan')):.1%}."
-    if not ok:
-        return (
-            f"{head} Every k of {span} left a cluster under segments.clusters.min_share = {min_share:.0%}, "
-            "so k was chosen by silhouette alone."
-        )
-    if best == k:
-        rule = f"It has the highest silhouette of {span}"
-        if small:
-            rule += f"; k = {', '.join(map(str, small))} also left a cluster under min_share = {min_share:.0%}"
-        return f"{head} {rule}."
-    return (
-        f"{head} k = {best} has a higher silhouette ({scores[best]:.3f}) but its smallest cluster holds only "
-        f"{shares[best]:.1%} of customers, under segments.clusters.min_share = {min_share:.0%} (a segment too "
-        f"small to act on); k = {k} has the highest silhouette among the k whose clusters all reach it. "
-        f"Set aside: k = {', '.join(map(str, small))}."
-    )
-
-
 def train_report(
     run_id: str,
     report: DataReport,
@@ -72,12 +41,11 @@ def train_report(
     cards: dict[str, str] | None = None,
     *,
     segmenter: Any = None,
-    min_share: float | None = None,
     warnings: list[str] | None = None,
 ) -> str:
     """Data report, segment profiles with plots, each model against its baselines.
 
-    `segmenter` (the fitted `Segmenter`) and `min_share` explain the chosen k; `warnings` (a short history,
+    `segmenter` (the fitted `Segmenter`) says why its k won; `warnings` (a short history,
     lines dated in the future) are shown in the data section.
     """
     data = Section("Data").table(data_report_table(report.to_dict()))
@@ -88,11 +56,7 @@ def train_report(
     data.notes.extend(f"warning: {w}" for w in warnings or [])
     seg = Section("Segments")
     if segmenter is not None:
-        reason = getattr(segmenter, "k_reason_", None) or k_choice(
-            segmenter.silhouette_scores_, segmenter.min_shares_,
-            min_share if min_share is not None else segmenter.min_share, segmenter.k_,
-        )  # fmt: skip
-        seg.notes.append(f"K-means: {reason}")
+        seg.notes.append(f"K-means: {segmenter.k_reason_}")  # the segmenter records why its k won
     if stability.matched:
         seg.notes.append(
             f"Cluster ids matched to the champion segmenter: {stability.ids_moved} cluster id(s) remapped, "

@@ -18,7 +18,6 @@ from segment.pipeline.config_file import load_config
 from segment.pipeline.htmlpage import Section, markdown_html, render
 from segment.pipeline.load import load_lines
 from segment.pipeline.prepare import connect
-from segment.pipeline.reports import k_choice
 from tests.conftest import canonical_lines, engine_with_lines, write_config
 
 # ---------------------------------------------------------------- own data: config and CSV hints
@@ -181,15 +180,6 @@ def test_the_model_card_renders_as_html_headings_tables_and_lists():
     assert '<div class="card">' in page and "<pre" not in page and "**Question.**" not in page
 
 
-def test_why_k_won_names_the_rule_that_decided():
-    scores = {3: 0.323, 4: 0.335, 5: 0.30}
-    shares = {3: 0.318, 4: 0.018, 5: 0.04}
-    text = k_choice(scores, shares, 0.03, 3)
-    assert "k = 3 was chosen" in text and "k = 4 has a higher silhouette (0.335)" in text and "1.8%" in text
-    assert "highest silhouette of k = 3..4" in k_choice({3: 0.4, 4: 0.3}, {3: 0.2, 4: 0.2}, 0.03, 3)
-    assert "silhouette alone" in k_choice({3: 0.4, 4: 0.3}, {3: 0.01, 4: 0.01}, 0.03, 3)
-
-
 def test_a_skipped_bgnbd_baseline_is_said_with_how_to_enable_it():
     from segment.pipeline.reports import model_notes
 
@@ -316,7 +306,7 @@ def test_the_train_report_shows_cards_as_html_and_explains_k(trained):
             and "<th>ROC-AUC</th>" in card
         )
     seg = result.result.segments.segmenter
-    assert f"K-means: k = {seg.k_} was chosen: silhouette {seg.silhouette_scores_[seg.k_]:.3f}" in html
+    assert f"K-means: k = {seg.k_}: best silhouette ({seg.silhouette_scores_[seg.k_]:.3f})" in html
     assert "fewer than 12" in html  # the fixture trains on 4 cutoffs: the report says what that means
 
 
