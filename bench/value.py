@@ -16,6 +16,7 @@ constant (skill >= 0.10) and below both baselines, ECE of P(within 30 / 90 days)
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -45,9 +46,11 @@ def _generated_config(folder: Path) -> Path:
     return path
 
 
-def compare(config_path: Path, label: str) -> tuple[list[dict], list[dict], list[str]]:
+def compare(
+    config_path: Path, label: str, overrides: list[str] | None = None
+) -> tuple[list[dict], list[dict], list[str]]:
     """Value rows (per horizon and method), timing rows (per method) and notes for one data set."""
-    cfg = load_config(config_path)
+    cfg = load_config(config_path, overrides)
     con = connect()
     prepare(con, cfg.data)
     first, last = data_span(con)
@@ -61,9 +64,7 @@ def compare(config_path: Path, label: str) -> tuple[list[dict], list[dict], list
         start = time.perf_counter()
         grid, _ = timing_grid(cfg.value, h)
         cutoffs = [*plan.train, *plan.validation]
-        snaps = value_snapshots(
-            con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days
-        )
+        snaps = value_snapshots(con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days)
         summary = purchase_day_summary(con, plan.validation[-1])
         result = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, compare=True)
         seconds = time.perf_counter() - start
@@ -126,7 +127,10 @@ def run(results_dir: Path, only: list[str] | None = None) -> Path:
         }
         for key in only or list(DATASETS):
             path = paths[key] or _generated_config(Path(tmp))
-            v, t, n = compare(path, DATASETS[key])
+            # a git worktree is not beside ../shared: ONLINE_RETAIL_II=/path/to/folder points at the files
+            folder = os.environ.get("ONLINE_RETAIL_II") if key == "online_retail_ii" else None
+            overrides = [f"data.source=[{folder}/*.parquet]"] if folder else None
+            v, t, n = compare(path, DATASETS[key], overrides)
             value_rows, timing_rows, notes = value_rows + v, timing_rows + t, notes + n
     text = header("Value and timing models against baselines (issue 18)", "value") + __doc__.split("\n\n", 1)[1]
     text += "\n## Value: net revenue in (t, t + H]\n\n" + table(pd.DataFrame(value_rows), ".3f")

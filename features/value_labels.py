@@ -25,7 +25,9 @@ def _with_cutoffs(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], sql: 
     cut = pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).date})
     con.register("value_cutoffs_df", cut)
     try:
-        con.execute("CREATE OR REPLACE TEMP VIEW value_cutoffs AS SELECT CAST(cutoff AS DATE) AS cutoff FROM value_cutoffs_df")
+        con.execute(
+            "CREATE OR REPLACE TEMP VIEW value_cutoffs AS SELECT CAST(cutoff AS DATE) AS cutoff FROM value_cutoffs_df"
+        )
         df = con.execute(sql).df()
     finally:
         con.execute("DROP VIEW IF EXISTS value_cutoffs")

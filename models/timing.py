@@ -208,4 +208,3 @@ def fit_timing(
         notes=notes,
         X_val=val[features],
     )
-

@@ -71,7 +71,8 @@ def fit_regressor(
     booster.fit(
         pre.transform(X_fit),
         y_fit,
-        eval_set=[(pre.transform(X_tune), y_tune)],
+        eval_X=(pre.transform(X_tune),),
+        eval_y=(y_tune,),
         callbacks=[lgb.early_stopping(cfg.early_stopping_rounds, verbose=False)],
     )
     return Pipeline([("pre", pre), ("model", booster)])
@@ -97,7 +98,12 @@ class ValueModel(RegressorMixin, BaseEstimator):
 
 
 def fit_value_model(
-    fit_rows: pd.DataFrame, tune_rows: pd.DataFrame, features: list[str], kind: str, horizon_days: int, cfg: ValueConfig,
+    fit_rows: pd.DataFrame,
+    tune_rows: pd.DataFrame,
+    features: list[str],
+    kind: str,
+    horizon_days: int,
+    cfg: ValueConfig,
     lgbm: LightGBMConfig,
 ) -> ValueModel:
     """Fit one design on `fit_rows`, early-stopping every booster on `tune_rows`."""
