@@ -103,6 +103,8 @@ def compare(
                     "median abs. error (days)": m["mae_days"],
                     "skill vs constant": m.get("skill", float("nan")),
                     "dated share": m["dated_share"],
+                    "error if dated (days)": m["mae_days_dated"],
+                    "skill if dated": m.get("skill_dated", float("nan")),
                     "ECE 30d": m.get("ece_30", float("nan")),
                     "ECE 90d": m.get("ece_90", float("nan")),
                     "P(30d) mean / rate": f"{m['mean_p_30']:.3f} / {m['rate_30']:.3f}" if "mean_p_30" in m else "",

@@ -15,6 +15,7 @@ from datetime import date
 
 import duckdb
 import pandas as pd
+from segment.features.btyd import btyd_feature_table
 from segment.features.customer import customer_features
 
 from segment.schema import NEXT_ORDER_DAYS, NEXT_ORDER_OBSERVED, PAST_VALUE, VALUE_LABEL, VALUE_NET
@@ -99,15 +100,25 @@ def attach_value_labels(
     return out
 
 
+def value_features(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, feature_horizon: int
+) -> pd.DataFrame:
+    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H."""
+    feats = customer_features(con, cutoffs, horizon_days=feature_horizon)
+    btyd = btyd_feature_table(con, cutoffs, horizon_days)
+    return feats.merge(btyd, on=["cutoff", "customer_id"], how="left", validate="one_to_one")
+
+
 def value_snapshots(
     con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, grid_end: int, feature_horizon: int
 ) -> pd.DataFrame:
-    """Customer features at `cutoffs` with the value (horizon H) and timing (censored at `grid_end`) labels.
+    """Customer features at `cutoffs`, the BTYD features for H, and the value (H) and timing (`grid_end`) labels.
 
-    `feature_horizon` sets the seasonal features (`time.horizon_days`), so the table has the same columns
-    as the churn and propensity snapshots and a scorer can reuse one feature table.
+    `feature_horizon` sets the seasonal features (`time.horizon_days`), so the table has the columns of the
+    churn and propensity snapshots plus `features.btyd.BTYD_FEATURES`; a scorer builds the same with
+    `customer_features` and `btyd_feature_table` (`value_features`).
     """
-    feats = customer_features(con, cutoffs, horizon_days=feature_horizon)
+    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon)
     return attach_value_labels(
         feats,
         future_revenue(con, cutoffs, horizon_days),

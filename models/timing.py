@@ -189,9 +189,8 @@ def fit_timing(
         days["bgnbd"] = days_at(bg_curve, grid, 0.5)
         days["bgnbd_conditional"] = days_at(bg_curve, grid, 0.5 * bg_curve[:, -1])
         p_within["bgnbd"] = bg
-    const_mae = timing_metrics(actual, days["constant"], n)["mae_days"]
     metrics = {
-        name: timing_metrics(actual, d, n, p_within.get(name.removesuffix("_conditional")), const_mae)
+        name: timing_metrics(actual, d, n, p_within.get(name.removesuffix("_conditional")), np.ceil(constant))
         for name, d in days.items()
     }
     return TimingResult(

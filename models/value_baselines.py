@@ -2,11 +2,9 @@
 
 BG/NBD and Gamma-Gamma come from pymc-marketing (the optional `bench` extra), fitted by MAP on the
 purchase-day summary of every customer at the cutoff (unsupervised: no label is seen). The summary is
-built here from the `orders` table, as the models define it: `frequency` = repeat purchase *days* (days
-with a purchase order after the first such day), `recency` = days from the first to the last purchase
-day, `T` = days from the first purchase day to the cutoff, `monetary_value` = mean net value of the
-repeat purchase days (0 without one). `models/bgnbd.py` (the classifiers' BG/NBD baseline) should share
-this function once both land.
+built from the `orders` table by `features.btyd.purchase_day_summaries`, as the models define it:
+`frequency` = repeat purchase *days*, `recency` and `T` in days, `monetary_value` = mean net value of the
+repeat purchase days. `models/bgnbd.py` (the classifiers' BG/NBD baseline) should share that function.
 """
 
 from __future__ import annotations
@@ -19,6 +17,7 @@ from datetime import date
 import duckdb
 import numpy as np
 import pandas as pd
+from segment.features.btyd import purchase_day_summaries
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +28,8 @@ def available() -> bool:
 
 
 def purchase_day_summary(con: duckdb.DuckDBPyConnection, cutoff: date) -> pd.DataFrame:
-    """customer_id, frequency, recency, T, monetary_value at `cutoff` (orders up to its whole day)."""
-    df = con.execute(
-        """WITH d AS (
-            SELECT customer_id, CAST(ts AS DATE) AS day, sum(net) AS net, bool_or(gross > 0) AS purchase
-            FROM orders WHERE ts < CAST($cutoff AS DATE) + INTERVAL 1 DAY GROUP BY ALL
-        ),
-        p AS (SELECT *, min(day) OVER (PARTITION BY customer_id) AS first_day FROM d WHERE purchase)
-        SELECT customer_id,
-            CAST(count(*) - 1 AS DOUBLE) AS frequency,
-            CAST(date_diff('day', min(day), max(day)) AS DOUBLE) AS recency,
-            CAST(date_diff('day', min(day), CAST($cutoff AS DATE)) AS DOUBLE) AS T,
-            coalesce(avg(net) FILTER (WHERE day > first_day), 0) AS monetary_value
-        FROM p GROUP BY customer_id ORDER BY customer_id""",
-        {"cutoff": cutoff},
-    ).df()
-    df["customer_id"] = df["customer_id"].astype(str)
-    return df
+    """customer_id, frequency, recency, T, monetary_value at `cutoff` (`features.btyd.purchase_day_summaries`)."""
+    return purchase_day_summaries(con, [cutoff]).drop(columns="cutoff")
 
 
 def last_h_days(past_value: np.ndarray | pd.Series) -> np.ndarray:

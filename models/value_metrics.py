@@ -10,7 +10,8 @@ Timing (`timing_val_{name}`): `mae_days`, the median absolute error in days of t
 date over the customers who did order again within the grid (a customer given no date, "not expected
 within N days", or a date past day N counts as predicted at day N, the most favourable reading); `ece_{d}`, the 10-bin expected
 calibration error of P(order within d days) at d = 30 and 90; `dated_share`, the share of customers
-given a date within the grid; `skill`, 1 - mae_days / mae_days of the best constant (positive = better than it).
+given a date within the grid; `skill`, 1 - mae_days / mae_days of the best constant (positive = better than
+it); `mae_days_dated` and `skill_dated`, the same on the customers given a date only.
 """
 
 from __future__ import annotations
@@ -88,25 +89,34 @@ def timing_metrics(
     predicted_days: np.ndarray,
     grid_end: int,
     p_within: dict[int, np.ndarray] | None = None,
-    constant_mae: float | None = None,
+    constant_days: float | None = None,
 ) -> dict[str, float]:
     """Timing metrics of a predicted next-order day (NaN = no date) against the actual one (NaN = none by N).
 
     `p_within` maps d to P(order within d days) for the calibration metrics (a baseline without
-    probabilities has none); `constant_mae` is the best constant's `mae_days`, for the skill score.
+    probabilities has none). With `constant_days`, the best constant's day, `skill` compares with it on
+    the same customers, and `mae_days_dated` / `skill_dated` repeat both on the customers given a date
+    within the grid only (who ordered again), the error of the dates a user is actually shown.
     """
     a, p = np.asarray(actual_days, dtype=float), np.asarray(predicted_days, dtype=float)
     err = date_errors(a, p, grid_end)
     mae = float(np.median(err)) if len(err) else float("nan")
     out = {"mae_days": mae, "dated_share": float((p <= grid_end).mean()), "reordered_share": float(len(err) / len(a))}
+    dated = p <= grid_end
+    dated_err = date_errors(a[dated], p[dated], grid_end)
+    out["mae_days_dated"] = float(np.median(dated_err)) if len(dated_err) else float("nan")
+    if constant_days is not None:
+        const = np.full(len(a), float(constant_days))
+        const_mae = float(np.median(date_errors(a, const, grid_end)))
+        const_dated = date_errors(a[dated], const[dated], grid_end)
+        out["skill"] = 1.0 - mae / const_mae if const_mae else float("nan")
+        out["skill_dated"] = 1.0 - out["mae_days_dated"] / float(np.median(const_dated)) if len(const_dated) else float("nan")
     for d in ECE_DAYS:
         if p_within is not None and d in p_within:
             hit = (~np.isnan(a) & (a <= d)).astype(float)
             out[f"ece_{d}"] = expected_calibration_error(hit, np.asarray(p_within[d], dtype=float))
             out[f"mean_p_{d}"] = float(np.mean(p_within[d]))
             out[f"rate_{d}"] = float(hit.mean())
-    if constant_mae:
-        out["skill"] = 1.0 - mae / constant_mae
     return out
 
 

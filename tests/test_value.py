@@ -116,8 +116,9 @@ def test_timing_metrics_on_ten_rows():
     err = date_errors(actual, predicted, 90)
     np.testing.assert_allclose(err, [2, 0, 70, 10, 30])  # no date and a date past the grid count as day 90
     p30 = np.array([0.9, 0.9, 0.6, 0.4, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
-    m = timing_metrics(actual, predicted, 90, {30: p30}, constant_mae=20.0)
+    m = timing_metrics(actual, predicted, 90, {30: p30}, constant_days=40.0)  # errors 35, 30, 20, 10, 20
     assert m["mae_days"] == 10 and m["skill"] == pytest.approx(0.5)
+    assert m["mae_days_dated"] == 2 and m["skill_dated"] == pytest.approx(1 - 2 / 30)  # rows 0, 1, 3: 35, 30, 0
     assert m["dated_share"] == pytest.approx(0.6) and m["reordered_share"] == pytest.approx(0.5)
     assert m["rate_30"] == pytest.approx(0.4) and m["mean_p_30"] == pytest.approx(0.34)
     assert m["ece_30"] == pytest.approx((2 * 0.1 + 0.4 + 0.6 + 6 * 0.1) / 10)  # bins 0.9, 0.6, 0.4, 0.1
