@@ -97,7 +97,8 @@ def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[float, float, float]:
         ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(m) + px * np.log(x)
         return float(np.mean(ll - (px + q) * np.log(x * m + v)))
 
-    res = minimize(lambda p: -loglik(p), np.log([1.0, 2.0, float(np.mean(m))]), method="L-BFGS-B", bounds=[(-10, 15)] * 3)
+    start = np.log([1.0, 2.0, float(np.mean(m))])
+    res = minimize(lambda p: -loglik(p), start, method="L-BFGS-B", bounds=[(-10, 15)] * 3)
     return tuple(float(v) for v in np.exp(res.x))
 
 

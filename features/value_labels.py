@@ -39,7 +39,7 @@ def _with_cutoffs(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], sql: 
 
 
 def future_revenue(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int) -> pd.DataFrame:
-    """(cutoff, customer_id, value_net): net order value dated in (cutoff, cutoff + H], customers with any order there."""
+    """(cutoff, customer_id, value_net): net value of the orders dated in (cutoff, cutoff + H], where there are any."""
     h = int(horizon_days)
     return _with_cutoffs(
         con,

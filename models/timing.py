@@ -8,9 +8,13 @@ booster does, and the rows of customers who order early are not wasted on the la
 Chosen over d as a monotone-constrained input because the product needs no constraint to hold and the
 hazard rows carry each customer once per interval rather than once per grid point.
 
-`expected_next_order_days` is the first day the curve (linear between grid points, 0 at day 0) reaches
-50 %; NaN ("not expected within N days") when it does not by the grid end. `conditional=True` gives the
-median day *given* an order within the grid (where the curve reaches half its value at N).
+`expected_next_order_days` (rule `likely`, the default): for a customer with P(order within N) >= 50 %,
+the median day of the next order *given* one within the grid (where the curve, linear between grid
+points and 0 at day 0, reaches half its value at N); NaN ("not expected within N days") otherwise.
+Rule `crossing` is the first day the curve itself reaches 50 %: it dates the same customers, but later
+(for P(within 90) = 0.6 it answers "by day ~60" while such a customer who does order does so around day
+20-30), and its dates were no better than a constant day on those customers (docs/models.md).
+Rule `conditional` dates everyone.
 """
 
 from __future__ import annotations
@@ -77,7 +81,7 @@ class TimingModel(BaseEstimator):
         self.hazard = hazard
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
-        """rows x grid: P(order within grid[k] days), non-decreasing along each row."""
+        """Rows x grid: P(order within grid[k] days), non-decreasing along each row."""
         edges = np.r_[0.0, np.asarray(self.grid, dtype=float)]
         survive = np.ones(len(X))
         out = np.empty((len(X), len(self.grid)))
@@ -92,10 +96,24 @@ class TimingModel(BaseEstimator):
         curve = self.predict(X)
         return {d: curve[:, k] for k, d in enumerate(self.grid)}
 
-    def expected_next_order_days(self, X: pd.DataFrame, *, conditional: bool = False) -> np.ndarray:
-        """Days after the cutoff when P(within d) reaches 50 % (NaN past the grid end); see the module doc."""
-        curve = self.predict(X)
-        return days_at(curve, self.grid, 0.5 * curve[:, -1] if conditional else 0.5)
+    def expected_next_order_days(self, X: pd.DataFrame, *, rule: str = "likely") -> np.ndarray:
+        """Days after the cutoff of the expected next order, NaN for no date (`rule`: see the module doc)."""
+        return next_order_days_from_curve(self.predict(X), self.grid, rule)
+
+
+RULES = ("likely", "crossing", "conditional")
+
+
+def next_order_days_from_curve(curve: np.ndarray, grid: tuple[int, ...], rule: str = "likely") -> np.ndarray:
+    """The expected next-order day of each row of a P(within d) curve by `rule` (module doc); NaN = no date."""
+    if rule == "crossing":
+        return days_at(curve, grid, 0.5)
+    median = days_at(curve, grid, 0.5 * curve[:, -1])
+    if rule == "conditional":
+        return median
+    if rule == "likely":
+        return np.where(curve[:, -1] >= 0.5, median, np.nan)
+    raise ValueError(f"unknown rule {rule!r}; choose from {RULES}")
 
 
 def expected_next_order_date(cutoff, days: np.ndarray) -> pd.Series:
@@ -168,8 +186,9 @@ def fit_timing(
     constant = float(np.nanmedian(train_days))
     curve = model.predict(val[features])
     days = {
-        "model": days_at(curve, grid, 0.5),
-        "model_conditional": days_at(curve, grid, 0.5 * curve[:, -1]),
+        "model": next_order_days_from_curve(curve, grid, "likely"),
+        "model_crossing": next_order_days_from_curve(curve, grid, "crossing"),
+        "model_conditional": next_order_days_from_curve(curve, grid, "conditional"),
         "constant": np.full(len(val), np.ceil(constant)),
         "klaviyo": klaviyo_days(val["recency_days"], val["gap_mean_days"]),
     }
@@ -186,11 +205,13 @@ def fit_timing(
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()
         bg = BtydFit(summary).p_within(at, list(grid))
         bg_curve = np.column_stack([bg[d] for d in grid])
-        days["bgnbd"] = days_at(bg_curve, grid, 0.5)
-        days["bgnbd_conditional"] = days_at(bg_curve, grid, 0.5 * bg_curve[:, -1])
+        days["bgnbd"] = next_order_days_from_curve(
+            bg_curve, grid, "crossing"
+        )  # its implied timing (issue 18)
+        days["bgnbd_likely"] = next_order_days_from_curve(bg_curve, grid, "likely")  # our rule on its curve
         p_within["bgnbd"] = bg
     metrics = {
-        name: timing_metrics(actual, d, n, p_within.get(name.removesuffix("_conditional")), np.ceil(constant))
+        name: timing_metrics(actual, d, n, p_within.get(name.split("_")[0]), np.ceil(constant))
         for name, d in days.items()
     }
     return TimingResult(

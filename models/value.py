@@ -205,7 +205,7 @@ def fit_value(
 
 
 def value_tiers(expected: np.ndarray | pd.Series, percentiles: tuple[float, float]) -> np.ndarray:
-    """low / medium / high by percentiles of the predicted value among the customers scored together.
+    """Low / medium / high by percentiles of the predicted value among the customers scored together.
 
     Shopify's spend tier, on our prediction: below the first percentile low, from it to the second
     medium, above high. Ties at a cut go to the higher tier.

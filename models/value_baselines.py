@@ -33,7 +33,7 @@ def purchase_day_summary(con: duckdb.DuckDBPyConnection, cutoff: date) -> pd.Dat
 
 
 def last_h_days(past_value: np.ndarray | pd.Series) -> np.ndarray:
-    """ "The last H days repeat": the net value of (t - H, t], floored at 0, as the prediction of (t, t + H]."""
+    """The "last H days repeat" baseline: the net value of (t - H, t], floored at 0, as the prediction of (t, t + H]."""
     return np.asarray(past_value, dtype=float)
 
 

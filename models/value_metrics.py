@@ -8,10 +8,11 @@ within a tied group the order is unknown, so no metric may depend on row order.
 
 Timing (`timing_val_{name}`): `mae_days`, the median absolute error in days of the predicted next-order
 date over the customers who did order again within the grid (a customer given no date, "not expected
-within N days", or a date past day N counts as predicted at day N, the most favourable reading); `ece_{d}`, the 10-bin expected
-calibration error of P(order within d days) at d = 30 and 90; `dated_share`, the share of customers
-given a date within the grid; `skill`, 1 - mae_days / mae_days of the best constant (positive = better than
-it); `mae_days_dated` and `skill_dated`, the same on the customers given a date only.
+within N days", or a date past day N counts as predicted at day N, the most favourable reading);
+`ece_{d}`, the 10-bin expected calibration error of P(order within d days) at d = 30 and 90;
+`dated_share`, the share of customers given a date within the grid; `skill`, 1 - mae_days / mae_days of
+the best constant (positive = better than it); `mae_days_dated` and `skill_dated`, the same on the
+customers given a date only.
 """
 
 from __future__ import annotations
@@ -110,7 +111,8 @@ def timing_metrics(
         const_mae = float(np.median(date_errors(a, const, grid_end)))
         const_dated = date_errors(a[dated], const[dated], grid_end)
         out["skill"] = 1.0 - mae / const_mae if const_mae else float("nan")
-        out["skill_dated"] = 1.0 - out["mae_days_dated"] / float(np.median(const_dated)) if len(const_dated) else float("nan")
+        const_dated_mae = float(np.median(const_dated)) if len(const_dated) else float("nan")
+        out["skill_dated"] = 1.0 - out["mae_days_dated"] / const_dated_mae
     for d in ECE_DAYS:
         if p_within is not None and d in p_within:
             hit = (~np.isnan(a) & (a <= d)).astype(float)

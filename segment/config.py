@@ -278,7 +278,8 @@ class ValueConfig(Strict):
         "a horizon the data is too short to label is skipped with a note",
     )
     model: Literal["tweedie", "hurdle"] = Field(
-        "tweedie", description="value model: LightGBM Tweedie, or P(buy) x E[spend | buy] (docs/models.md)"
+        "tweedie",
+        description="value model: LightGBM Tweedie, or `hurdle` = P(buy) x mean spend of buyers (docs/models.md)",
     )
     tweedie_variance_power: float = Field(1.5, gt=1, lt=2, description="Tweedie power: 1 Poisson, 2 gamma")
     tier_percentiles: tuple[float, float] = Field(
@@ -286,7 +287,8 @@ class ValueConfig(Strict):
     )
     timing_grid_days: list[int] = Field(
         default_factory=lambda: [7, 14, 30, 60, 90],
-        description="d of P(next order within d days); the last is the grid end, at most `time.horizon_days`",
+        description="d of P(next order within d days); the last is the grid end; points past the first value "
+        "horizon have no label and are dropped with a note",
     )
     champion_metric: Literal["spearman", "gini", "top_decile_capture", "mae", "rmse"] = Field(
         "spearman", description="validation metric a new value model must match or beat to become champion"

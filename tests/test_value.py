@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 from segment.features.snapshots import plan_snapshots
 from segment.features.value_labels import future_revenue, next_order_days, past_revenue, value_snapshots
-from segment.models.timing import TimingModel, days_at, event_interval, fit_timing, person_period
+from segment.models.timing import (
+    TimingModel,
+    days_at,
+    event_interval,
+    fit_timing,
+    next_order_days_from_curve,
+    person_period,
+)
 from segment.models.value import fit_value, value_tiers
 from segment.models.value_baselines import klaviyo_days, purchase_day_summary
 from segment.models.value_metrics import (
@@ -148,6 +155,7 @@ def test_person_period_rows_and_the_date_where_the_curve_reaches_a_level():
     curve = np.array([[0.2, 0.5, 0.9], [0.1, 0.2, 0.3], [0.7, 0.8, 0.9]])
     np.testing.assert_array_equal(days_at(curve, grid, 0.5), [14, np.nan, 5])  # 0.5/0.7 of 7 days, rounded up
     np.testing.assert_array_equal(days_at(curve, grid, 0.5 * curve[:, -1]), [13, 11, 5])
+    np.testing.assert_array_equal(next_order_days_from_curve(curve, grid, "likely"), [13, np.nan, 5])
 
 
 class _Hazard:
@@ -207,5 +215,21 @@ def test_the_timing_model_is_monotone_and_better_calibrated_than_a_constant_on_r
     brier = ((curve[:, -1] - hit90) ** 2).mean()
     const = ((result.p_within["constant"][90] - hit90) ** 2).mean()
     assert brier < 0.9 * const  # P(within 90 days) carries real signal on unseen customers
-    dated = result.days["model"]
-    assert np.isnan(dated[curve[:, -1] < 0.5]).all() and (dated[curve[:, -1] >= 0.5] <= 90).all()
+    for rule in ("model", "model_crossing"):  # both date exactly the customers likely to order within 90 days
+        dated = result.days[rule]
+        assert np.isnan(dated[curve[:, -1] < 0.5]).all() and (dated[curve[:, -1] >= 0.5] <= 90).all()
+    likely = curve[:, -1] >= 0.5
+    assert (result.days["model"][likely] <= result.days["model_crossing"][likely]).all()
+
+
+def test_numpy_btyd_matches_pymc_marketing(sample_snapshots):
+    """The BTYD inputs are the textbook models: same fit and predictions as pymc-marketing's (where installed)."""
+    pytest.importorskip("pymc_marketing")
+    from segment.features.btyd import btyd_features
+    from segment.models.value_baselines import BtydFit
+
+    plan, _, summary = sample_snapshots
+    ours = btyd_features(summary.assign(cutoff=plan.validation[-1]), 90)
+    theirs = BtydFit(summary).expected_revenue(summary, 90)  # MAP with weak priors: close, not equal
+    assert np.corrcoef(ours["btyd_expected_revenue"], theirs)[0, 1] > 0.999
+    assert ours["btyd_expected_revenue"].sum() == pytest.approx(theirs.sum(), rel=0.02)
