@@ -205,9 +205,7 @@ def fit_timing(
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()
         bg = BtydFit(summary).p_within(at, list(grid))
         bg_curve = np.column_stack([bg[d] for d in grid])
-        days["bgnbd"] = next_order_days_from_curve(
-            bg_curve, grid, "crossing"
-        )  # its implied timing (issue 18)
+        days["bgnbd"] = next_order_days_from_curve(bg_curve, grid, "crossing")  # its implied timing (issue 18)
         days["bgnbd_likely"] = next_order_days_from_curve(bg_curve, grid, "likely")  # our rule on its curve
         p_within["bgnbd"] = bg
     metrics = {
