@@ -74,6 +74,40 @@ def value_metrics(y_true: np.ndarray | pd.Series, pred: np.ndarray | pd.Series) 
     }
 
 
+def decile_table(y_true: np.ndarray, pred: np.ndarray) -> pd.DataFrame:
+    """Mean predicted and mean actual value per decile of the prediction (1 = highest): the calibration plot."""
+    y, p = np.asarray(y_true, dtype=float), np.asarray(pred, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    decile = np.empty(len(p), dtype=int)
+    decile[order] = np.arange(len(p)) * 10 // len(p) + 1
+    df = pd.DataFrame({"decile": decile, "predicted": p, "actual": y})
+    return df.groupby("decile", as_index=False).agg(
+        customers=("actual", "size"), predicted=("predicted", "mean"), actual=("actual", "mean")
+    )
+
+
+def lorenz_curve(y_true: np.ndarray, pred: np.ndarray, points: int = 100) -> pd.DataFrame:
+    """Share of customers (by prediction, highest first) against share of actual revenue they hold: the gains plot.
+
+    The perfect ordering's curve is in `perfect`, for the same plot.
+    """
+    y, p = np.asarray(y_true, dtype=float), np.asarray(pred, dtype=float)
+    share = np.linspace(0, 1, points + 1)
+    cut = np.ceil(share * len(y)).astype(int)
+    total = y.sum() or 1.0
+
+    def captured(order: np.ndarray) -> np.ndarray:
+        return np.r_[0.0, np.cumsum(y[order])][cut] / total
+
+    return pd.DataFrame(
+        {
+            "customer_share": share,
+            "revenue_share": captured(np.argsort(-p, kind="stable")),
+            "perfect": captured(np.argsort(-y, kind="stable")),
+        }
+    )
+
+
 def date_errors(actual_days: np.ndarray, predicted_days: np.ndarray, grid_end: int) -> np.ndarray:
     """|predicted - actual| in days for customers who ordered again within the grid.
 

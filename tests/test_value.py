@@ -20,6 +20,8 @@ from segment.models.value import fit_value, value_tiers
 from segment.models.value_baselines import klaviyo_days, purchase_day_summary
 from segment.models.value_metrics import (
     date_errors,
+    decile_table,
+    lorenz_curve,
     metric_names,
     normalised_gini,
     timing_metrics,
@@ -107,6 +109,17 @@ def test_value_metrics_on_ten_rows():
     half = value_metrics(Y, Y / 2)  # same ranking, half the level
     assert half["spearman"] == pytest.approx(1.0) and half["bias"] == pytest.approx(0.5)
     assert half["mae"] == pytest.approx(10.0) and half["rmse"] == pytest.approx(np.sqrt((Y**2 / 4).mean()))
+
+
+def test_decile_table_and_lorenz_curve_on_ten_rows():
+    table = decile_table(Y, Y / 2)
+    assert list(table["decile"]) == list(range(1, 11)) and (table["customers"] == 1).all()
+    assert list(table["actual"]) == sorted(Y, reverse=True) and table["predicted"].iloc[0] == 50
+    curve = lorenz_curve(Y, Y, points=10)
+    assert curve["revenue_share"].iloc[1] == pytest.approx(0.5) and curve["revenue_share"].iloc[-1] == 1
+    np.testing.assert_allclose(curve["revenue_share"], curve["perfect"])
+    worst = lorenz_curve(Y, -Y, points=10)
+    assert worst["revenue_share"].iloc[5] == 0 and worst["perfect"].iloc[5] == 1
 
 
 def test_ties_in_a_prediction_are_scored_by_their_average_not_row_order():
