@@ -76,12 +76,14 @@ def days_at(curve: np.ndarray, grid: tuple[int, ...], level: np.ndarray | float)
 class TimingModel(BaseEstimator):
     """P(next purchase order within d days) for each d of the grid, from a discrete-time hazard booster."""
 
-    def __init__(self, grid: tuple[int, ...] = (7, 14, 30, 60, 90), hazard=None) -> None:
+    def __init__(self, grid: tuple[int, ...] = (7, 14, 30, 60, 90), hazard=None, features: list | None = None) -> None:
         self.grid = grid
         self.hazard = hazard
+        self.features = features  # the input columns: a wider feature table is cut to them
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Rows x grid: P(order within grid[k] days), non-decreasing along each row."""
+        X = X[self.features] if self.features is not None else X
         edges = np.r_[0.0, np.asarray(self.grid, dtype=float)]
         survive = np.ones(len(X))
         out = np.empty((len(X), len(self.grid)))
@@ -179,7 +181,7 @@ def fit_timing(
     Xf, yf = person_period(fit_rows[features], censored(fit_rows), grid)
     Xt, yt = person_period(tune_rows[features], censored(tune_rows), grid)
     hazard = fit_classifier(Xf, pd.Series(yf), Xt, pd.Series(yt), lgbm)
-    model = TimingModel(grid=grid, hazard=hazard)
+    model = TimingModel(grid=grid, hazard=hazard, features=list(features))
 
     actual = censored(val)
     train_days = censored(train)

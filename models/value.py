@@ -81,16 +81,20 @@ def fit_regressor(
 class ValueModel(RegressorMixin, BaseEstimator):
     """Expected net revenue in the next H days: one Tweedie booster, or P(buy) x E[spend | buy]."""
 
-    def __init__(self, kind: str = "tweedie", horizon_days: int = 90, parts: dict | None = None) -> None:
+    def __init__(
+        self, kind: str = "tweedie", horizon_days: int = 90, parts: dict | None = None, features: list | None = None
+    ) -> None:
         self.kind = kind
         self.horizon_days = horizon_days
         self.parts = parts
+        self.features = features  # the input columns: a wider feature table is cut to them
 
     def fit(self, X, y):  # noqa: D102 - fitted by `fit_value_model`; here only for the estimator protocol
         raise NotImplementedError("use segment.models.value.fit_value_model")
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         """Expected net revenue per row of X."""
+        X = X[self.features] if self.features is not None else X
         if self.kind == "tweedie":
             return self.parts["tweedie"].predict(X)
         p_buy = predict_positive(self.parts["buy"], X).to_numpy()
@@ -117,7 +121,7 @@ def fit_value_model(
         bf, bt = yf > 0, yt > 0
         spend = fit_regressor(Xf[bf], yf[bf], Xt[bt], yt[bt], lgbm, objective="gamma")
         parts = {"buy": buy, "spend": spend}
-    return ValueModel(kind=kind, horizon_days=horizon_days, parts=parts)
+    return ValueModel(kind=kind, horizon_days=horizon_days, parts=parts, features=list(features))
 
 
 @dataclass

@@ -217,6 +217,8 @@ def test_the_value_model_ranks_future_revenue_better_than_trivial_baselines(samp
     assert model["spearman"] > result.metrics["last_h_days"]["spearman"]
     assert 0.3 < model["bias"] < 3  # the level is learnt, not a constant off by orders of magnitude
     assert len(result.y_val) == (snaps["cutoff"] == plan.validation[-1]).sum()
+    val = snaps[snaps["cutoff"] == plan.validation[-1]]  # the whole table, labels too: the model takes its columns
+    np.testing.assert_allclose(result.model.predict(val), result.scores["model"])
 
 
 def test_the_timing_model_is_monotone_and_better_calibrated_than_a_constant_on_real_data(sample_snapshots):
