@@ -43,7 +43,7 @@ lint: setup ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup ## Run the benchmarks (SECTIONS= to pick: loading features segments models scoring); results in bench/results/
+bench: setup ## Run the benchmarks (SECTIONS= to pick: loading features segments models value scoring); results in bench/results/
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench $(SECTIONS)
 

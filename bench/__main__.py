@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-SECTIONS = ("loading", "features", "segments", "models", "scoring", "performance")
+SECTIONS = ("loading", "features", "segments", "models", "value", "scoring", "performance")
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -308,6 +308,61 @@ class ModelsConfig(Strict):
     gate: GateConfig = GateConfig()
 
 
+class ValueConfig(Strict):
+    """Value (net revenue in the next H days) and timing (days to the next order) models (issue 18)."""
+
+    horizon_days: list[int] = Field(
+        default_factory=lambda: [90],
+        description="H of the value label, one model each (e.g. [90, 365]); the first is the segment table's; "
+        "a horizon the data is too short to label is skipped with a note",
+    )
+    model: Literal["tweedie", "hurdle"] = Field(
+        "tweedie",
+        description="value model: LightGBM Tweedie, or `hurdle` = P(buy) x mean spend of buyers (docs/models.md)",
+    )
+    tweedie_variance_power: float = Field(1.5, gt=1, lt=2, description="Tweedie power: 1 Poisson, 2 gamma")
+    tier_percentiles: tuple[float, float] = Field(
+        (0.5, 0.8), description="percentiles of predicted value splitting low / medium / high `value_tier`"
+    )
+    timing_grid_days: list[int] = Field(
+        default_factory=lambda: [7, 14, 30, 60, 90],
+        description="d of P(next order within d days); the last is the grid end; points past the first value "
+        "horizon have no label and are dropped with a note",
+    )
+    champion_metric: Literal["spearman", "gini", "top_decile_capture", "mae", "rmse"] = Field(
+        "spearman", description="validation metric a new value model must match or beat to become champion"
+    )
+    timing_champion_metric: Literal["mae_days", "ece_30", "ece_90"] = Field(
+        "mae_days", description="validation metric (lower is better) a new timing model must match or beat"
+    )
+
+    @field_validator("horizon_days", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, int) else v
+
+    @field_validator("horizon_days")
+    @classmethod
+    def _horizons(cls, v: list[int]) -> list[int]:
+        if not v or any(h <= 0 for h in v) or len(set(v)) != len(v):
+            raise ValueError("value.horizon_days must be one or more distinct positive day counts")
+        return v
+
+    @field_validator("timing_grid_days")
+    @classmethod
+    def _grid(cls, v: list[int]) -> list[int]:
+        if not v or v[0] <= 0 or any(b <= a for a, b in itertools.pairwise(v)):
+            raise ValueError("value.timing_grid_days must be strictly increasing positive day counts")
+        return v
+
+    @field_validator("tier_percentiles")
+    @classmethod
+    def _tiers(cls, v: tuple[float, float]) -> tuple[float, float]:
+        if not 0 < v[0] < v[1] < 1:
+            raise ValueError("value.tier_percentiles must be two increasing numbers in (0, 1)")
+        return v
+
+
 class TrackingConfig(Strict):
     """MLflow location and names. MLFLOW_TRACKING_URI, when set, wins over `uri`."""
 
@@ -472,6 +527,7 @@ class Config(Strict):
     time: TimeConfig = TimeConfig()
     segments: SegmentsConfig = SegmentsConfig()
     models: ModelsConfig = ModelsConfig()
+    value: ValueConfig = ValueConfig()
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     output: OutputConfig = OutputConfig()

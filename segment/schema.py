@@ -49,6 +49,18 @@ TARGETS: tuple[Target, ...] = ("churn", "propensity")
 LABEL: dict[str, str] = {"churn": "churn_label", "propensity": "purchase_label"}
 LABEL_COLUMNS = tuple(LABEL.values())
 SEGMENTER = "segmenter"
+
+# value and timing (issue 18): labels in (t, t + H] and (t, t + grid end], and the models' outputs
+VALUE_NET = "value_net"  # net order value in (t, t + H]: returns in the window reduce it; may be negative
+VALUE_LABEL = "value_label"  # value_net floored at 0: the value model's label
+PAST_VALUE = "past_value"  # net order value in (t - H, t], floored at 0: the "last H days repeat" baseline
+NEXT_ORDER_DAYS = "next_order_days"  # days from t to the next purchase order; NaN when none by the grid end
+NEXT_ORDER_OBSERVED = "next_order_observed"  # whether next_order_days is observed (not censored)
+VALUE_LABEL_COLUMNS = (VALUE_NET, VALUE_LABEL, PAST_VALUE, NEXT_ORDER_DAYS, NEXT_ORDER_OBSERVED)
+VALUE_MODEL, TIMING_MODEL = "value", "timing"  # registered names, after the config's prefix
+EXPECTED_REVENUE = "expected_revenue"  # segment-table columns the lead adds when integrating
+VALUE_TIER = "value_tier"
+EXPECTED_NEXT_ORDER_DATE = "expected_next_order_date"
 MODELS = (*TARGETS, SEGMENTER)  # every registered model, in the order they are trained
 
 

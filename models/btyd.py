@@ -1,0 +1,104 @@
+"""Buy-till-you-die inputs for the value model: BG/NBD and Gamma-Gamma fitted at each cutoff.
+
+The classic models are strong rankers of future value (the issue's baseline), and their smoothing of
+frequency, recency and age is information the trees would otherwise have to rebuild from raw counts. So
+the value model gets their predictions as features: at every cutoff both models are fitted by maximum
+likelihood on the purchase-day summary of every customer at that cutoff (orders up to its day, no label:
+unsupervised), and each customer gets E[purchase days in the next H days], P(alive), the Gamma-Gamma
+expected spend per purchase day and their product. BG/NBD is `models/bgnbd.py` (checked against the
+paper's CDNOW figures); Gamma-Gamma (Fader & Hardie 2013) is here; `tests/test_value.py` checks both
+against pymc-marketing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy.optimize import minimize
+from scipy.special import gammaln
+
+from segment.features.btyd import purchase_day_summaries
+from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
+from segment.features.value_labels import attach_value_labels, future_revenue, next_order_days, past_revenue
+from segment.models import bgnbd
+
+BTYD_FEATURES = ("btyd_expected_purchases", "btyd_p_alive", "btyd_expected_spend", "btyd_expected_revenue")
+
+
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[float, float, float]:
+    """Maximum-likelihood (p, q, v) of Gamma-Gamma on repeat customers' frequency and mean spend (m > 0)."""
+
+    def loglik(params: np.ndarray) -> float:
+        p, q, v = np.exp(params)
+        px = p * x
+        ll = gammaln(px + q) - gammaln(px) - gammaln(q) + q * np.log(v) + (px - 1) * np.log(m) + px * np.log(x)
+        return float(np.mean(ll - (px + q) * np.log(x * m + v)))
+
+    start = np.log([1.0, 2.0, float(np.mean(m))])
+    res = minimize(lambda p: -loglik(p), start, method="L-BFGS-B", bounds=[(-10, 15)] * 3)
+    return tuple(float(v) for v in np.exp(res.x))
+
+
+def gamma_gamma_spend(params: tuple[float, float, float], x: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """E[spend per purchase day]: the customer's mean shrunk to the population's (population mean at x = 0)."""
+    p, q, v = params
+    return (p * (v + x * np.clip(m, 0, None))) / (p * x + q - 1)
+
+
+def btyd_features(summaries: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
+    """cutoff, customer_id and BTYD_FEATURES: both models fitted per cutoff on every customer at it."""
+    parts = []
+    for cutoff, s in summaries.groupby("cutoff", sort=True):
+        x, tx, T, m = (s[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+        seen = T > 0  # a customer first seen on the cutoff day has no observation window
+        repeat = seen & (x > 0) & (m > 0)
+        out = pd.DataFrame({"cutoff": cutoff, "customer_id": s["customer_id"].to_numpy()})
+        for name in BTYD_FEATURES:
+            out[name] = np.nan
+        if seen.sum() >= 20 and repeat.sum() >= 20:
+            bg = bgnbd.fit(x[seen], tx[seen], T[seen])
+            age = np.maximum(T, 1.0)
+            n = bgnbd.conditional_expected_purchases(bg, x, tx, age, float(horizon_days))
+            alive = bgnbd.p_alive(bg, x, tx, age)
+            spend = gamma_gamma_spend(fit_gamma_gamma(x[repeat], m[repeat]), x, m)
+            out["btyd_expected_purchases"], out["btyd_p_alive"] = n, alive
+            out["btyd_expected_spend"], out["btyd_expected_revenue"] = spend, n * spend
+        parts.append(out)
+    return pd.concat(parts, ignore_index=True)
+
+
+def btyd_feature_table(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int) -> pd.DataFrame:
+    """BTYD_FEATURES of every customer at each cutoff, from the `orders` table of `con`."""
+    return btyd_features(purchase_day_summaries(con, cutoffs), horizon_days)
+
+
+def value_features(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, feature_horizon: int
+) -> pd.DataFrame:
+    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H."""
+    feats = customer_features(DuckDBEngine(con), cutoffs, horizon_days=feature_horizon)
+    btyd = btyd_feature_table(con, cutoffs, horizon_days)
+    return feats.merge(btyd, on=["cutoff", "customer_id"], how="left", validate="one_to_one")
+
+
+def value_snapshots(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, grid_end: int, feature_horizon: int
+) -> pd.DataFrame:
+    """Customer features at `cutoffs`, the BTYD features for H, and the value (H) and timing (`grid_end`) labels.
+
+    `feature_horizon` sets the seasonal features (`time.horizon_days`), so the table has the columns of the
+    churn and propensity snapshots plus `BTYD_FEATURES`; a scorer builds the same with
+    `customer_features` and `btyd_feature_table` (`value_features`).
+    """
+    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon)
+    return attach_value_labels(
+        feats,
+        future_revenue(con, cutoffs, horizon_days),
+        past_revenue(con, cutoffs, horizon_days),
+        next_order_days(con, cutoffs, grid_end),
+    )
