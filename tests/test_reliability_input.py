@@ -23,7 +23,8 @@ HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,C
 
 
 def _line(i: int, email: str = "jane.doe@example.com", phone: str = "+44 7700 900123") -> str:
-    return f"{1000 + i},P{i % 7},Mug,2,2011-01-{1 + i % 28:02d} 10:00,3.5,{12000 + i % 50},United Kingdom,{email},{phone}\n"
+    day = f"2011-01-{1 + i % 28:02d} 10:00"
+    return f"{1000 + i},P{i % 7},Mug,2,{day},3.5,{12000 + i % 50},United Kingdom,{email},{phone}\n"
 
 
 def _csv(folder: Path, bad: str, at: int, total: int = 30_050) -> Path:
@@ -163,7 +164,7 @@ def test_a_failing_sql_source_query_names_the_source_but_not_the_values(tmp_path
     db = tmp_path / "shop.db"
     with sqlite3.connect(db) as conn:
         conn.execute('CREATE TABLE orders ("Customer ID" TEXT, email TEXT)')
-    query = 'SELECT * FROM "jane.doe@example.com" WHERE email = \'bob@example.org\''
+    query = "SELECT * FROM \"jane.doe@example.com\" WHERE email = 'bob@example.org'"
     data = {"sql": {"url": f"sqlite:///{db}", "query": query}, "columns": RETAIL_COLUMNS}
     cfg = load_config(write_config(tmp_path, data))
     with pytest.raises(InputError, match=r"the query failed \(OperationalError\)") as e:
