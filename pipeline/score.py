@@ -74,7 +74,7 @@ def _probabilities(model, features: pd.DataFrame, name: str) -> np.ndarray:
 
 def database_url(cfg: Config) -> str:
     """The configured URL, or a SQLite file next to the Parquet dataset."""
-    return cfg.output.database_url or f"sqlite:///{Path(cfg.output.root) / 'segments.db'}"
+    return outputs.database_url(cfg.output)
 
 
 def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> dict[str, float]:
@@ -148,26 +148,36 @@ def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
     if cfg.output.export_attributes:
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
         attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
-    root = Path(cfg.output.root)
-    url = database_url(cfg)
-    with stage("write outputs"), outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
-        previous = outputs.previous_partition(root / "segment_table", when)
-        path = outputs.write_partition(table, outputs.inside(root, "segment_table"), when)
-        outputs.write_partition(summary_rows, outputs.inside(root, "segment_summary"), when)
-        outputs.write_database(
-            {cfg.output.table: table, cfg.output.summary_table: summary_rows}, url, when, cfg.output.db_schema
-        )
-        exports = outputs.write_exports(table, attributes, root, when) if cfg.output.exports else None
-        html = score_summary(
-            table,
+    with stage("write outputs"):  # one commit: every output of the date, or none (outputs.publish_score)
+        html = ""
+
+        def _report(previous: tuple[date, pd.DataFrame] | None) -> str:
+            nonlocal html
+            html = score_summary(
+                table,
+                when,
+                *(previous[::-1] if previous else (None, None)),
+                drift=drift,
+                drift_warn=cfg.scoring.drift_warn_psi,
+                not_scored=not_scored,
+            )
+            return html
+
+        published = outputs.publish_score(
+            cfg.output,
             when,
-            *(previous[::-1] if previous else (None, None)),
-            drift=drift,
-            drift_warn=cfg.scoring.drift_warn_psi,
-            not_scored=not_scored,
+            table,
+            summary_rows,
+            attributes=attributes,
+            report=_report,
+            lock_timeout=cfg.scoring.lock_timeout_seconds,
         )
-        summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
-    with tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}):
+    path, url, exports, summary = published.parquet, published.database_url, published.exports, published.report
+    # the outputs are published: a failing MLflow store (locked, full) warns instead of failing the run
+    with (
+        outputs.best_effort("MLflow logging of the score run"),
+        tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}),
+    ):
         tracking.log_metrics(
             {
                 "customers": len(table),
