@@ -149,15 +149,20 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells starting with = + - @ tab or CR with `'`, so a spreadsheet shows them as text.
 
     Ids and attributes come from the input data; `=HYPERLINK(...)` in a customer id must not run when
-    marketing opens the export (OWASP "CSV injection"). Numbers are left alone.
+    marketing opens the export (OWASP "CSV injection"). Line breaks inside a text cell become spaces: the
+    CSV writer does not quote a bare CR, which would split the row. Numbers are left alone.
     """
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             text = out[col]
+            is_text = text.map(lambda v: isinstance(v, str))
             risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
-            if risky.any():
-                out[col] = text.where(~risky, "'" + text.astype(str))
+            breaks = text.map(lambda v: isinstance(v, str) and ("\r" in v or "\n" in v))
+            if risky.any() or breaks.any():
+                fixed = text.where(~risky, "'" + text.astype(str))
+                fixed = fixed.where(~(breaks & is_text), fixed.astype(str).str.replace(r"[\r\n]", " ", regex=True))
+                out[col] = fixed
     return out
 
 
@@ -167,7 +172,7 @@ def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, 
     try:
         with engine.begin() as conn:
             write_rows(conn, frames, score_date, schema)
-    except sa.exc.SQLAlchemyError as e:
+    except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as e:  # no SQL parameters (ids, scores) shown
         raise PublishError(f"the database write failed: {database_error(e)}") from None
     finally:
         engine.dispose()
@@ -213,8 +218,9 @@ def create_engine(url: str) -> sa.Engine:
 
 def database_error(e: BaseException) -> str:
     """A database error without its SQL parameters or quoted values (customer ids, scores)."""
-    orig = getattr(e, "orig", None)
-    return f"{type(orig or e).__name__}: {redact(str(orig or e))}"
+    cause = e.__cause__ if isinstance(e, pd.errors.DatabaseError) and e.__cause__ is not None else e  # pandas wraps
+    orig = getattr(cause, "orig", None)
+    return f"{type(orig or cause).__name__}: {redact(str(orig or cause))}"
 
 
 def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date: date, schema: str | None) -> None:
@@ -529,7 +535,7 @@ class Publication:
                     published_at=datetime.now(UTC).replace(tzinfo=None),
                 )
             )
-        except sa.exc.SQLAlchemyError as e:
+        except (sa.exc.SQLAlchemyError, pd.errors.DatabaseError) as e:  # no SQL parameters (ids, scores) shown
             raise PublishError(f"the database write failed, nothing was published: {database_error(e)}") from None
         self._db_rows = {name: len(df) for name, df in frames.items()}
 
