@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
-from segment.models.classifiers import fit_classifier
 from sklearn.pipeline import Pipeline
 
 from segment.config import LightGBMConfig, SearchConfig
 from segment.errors import ConfigError
+from segment.models.classifiers import fit_classifier
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from segment.config import LightGBMConfig, SearchConfig
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models import bgnbd as bgnbd_model
@@ -14,9 +17,6 @@ from segment.models.calibration import calibrate
 from segment.models.classifiers import fit_classifier, predict_positive
 from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from segment.models.search import Trial, search
-from sklearn.pipeline import Pipeline
-
-from segment.config import LightGBMConfig, SearchConfig
 
 Target = Literal["churn", "propensity"]
 LABEL = {"churn": "churn_label", "propensity": "purchase_label"}

@@ -8,23 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import duckdb
-from segment.pipeline.load import SourceFile, quote_ident
 
 from segment.config import DataConfig
 from segment.errors import InputError
+from segment.pipeline.load import SourceFile, quote_ident
+from segment.schema import LINE_COLUMNS
 
-CANONICAL = (
-    "customer_id",
-    "timestamp",
-    "order_id",
-    "product_id",
-    "category",
-    "country",
-    "quantity",
-    "unit_price",
-    "amount",
-    "discount",
-)
+CANONICAL = LINE_COLUMNS
 # |value| at or above this, NaN and infinity are not money: the line is dropped and counted (rule
 # `non_finite_or_huge_number`). Amounts are DECIMAL(18, 4), which holds less than 1e14; a trillion per line is
 # far past any real order and leaves room for sums.

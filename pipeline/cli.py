@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 import sys
 from datetime import date, datetime
 from pathlib import Path
@@ -13,12 +11,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from segment.pipeline.config_file import load_config
-from segment.pipeline.progress import console as err_console
-from segment.pipeline.progress import set_quiet, stage
 
 from segment.config import Config
 from segment.errors import UserError
+from segment.pipeline.config_file import load_config
+from segment.pipeline.progress import console as err_console
+from segment.pipeline.progress import set_quiet, stage
 
 app = typer.Typer(
     add_completion=False,
@@ -46,13 +44,9 @@ def _date(value: str | None, option: str) -> date | None:
 
 def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False) -> Config:
     set_quiet(quiet)
-    import mlflow  # noqa: F401 - mlflow sets its loggers up on import: import first, then quieten them
+    from segment.pipeline import tracking  # imports mlflow, which sets its loggers up: then quieten them
 
-    level = logging.INFO if verbose else logging.WARNING  # MLflow's INFO lines drown the stage lines
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(level)
-    if not verbose:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    tracking.configure_logging(verbose)
     return load_config(config, overrides or [])
 
 
@@ -94,17 +88,18 @@ def features(
 ) -> None:
     """Write the customer feature table at one cutoff: one row per customer."""
     import pyarrow as pa
+
     from segment.features.customer import customer_features
     from segment.pipeline.outputs import atomic_write_parquet
-    from segment.pipeline.prepare import connect, prepare
+    from segment.pipeline.prepare import prepare_data
+    from segment.schema import CUTOFF
 
     cfg = _load(config, set_, quiet)
     when = _date(cutoff, "--cutoff")
-    con = connect()
     with stage("load and clean transactions"):
-        prepare(con, cfg.data)
+        data = prepare_data(cfg.data)
     with stage(f"features at {when}"):
-        df = customer_features(con, [when], horizon_days=cfg.time.horizon_days).drop(columns="cutoff")
+        df = customer_features(data.engine, [when], horizon_days=cfg.time.horizon_days).drop(columns=CUTOFF)
     atomic_write_parquet(pa.Table.from_pandas(df, preserve_index=False), out_path)
     out.print(f"wrote {len(df):,} customers x {df.shape[1] - 1} features to {out_path}")
 
@@ -120,16 +115,17 @@ def train(
     from segment.pipeline.train import train as run_train
 
     cfg = _load(config, set_, quiet, verbose)
-    result = run_train(cfg, config)
-    t = Table(title=f"validation at {', '.join(map(str, result.plan.validation))} (run {result.run_id[:8]})")
+    record = run_train(cfg, config)
+    result = record.result
+    t = Table(title=f"validation at {', '.join(map(str, result.plan.validation))} (run {record.run_id[:8]})")
     for col in ("target", "model", "ROC-AUC", "PR-AUC", "Brier", "ECE"):
         t.add_column(col, justify="right" if col not in ("target", "model") else "left")
     for target, by_model in result.metrics.items():
         for name, m in by_model.items():
             t.add_row(target, name, f"{m['roc_auc']:.3f}", f"{m['pr_auc']:.3f}", f"{m['brier']:.4f}", f"{m['ece']:.3f}")
     out.print(t)
-    out.print(f"k-means: k={result.k}; registered versions: {result.versions}")
-    out.print(f"report: {result.report_path}")
+    out.print(f"k-means: k={result.segments.segmenter.k_}; registered versions: {record.versions}")
+    out.print(f"report: {record.report_path}")
 
 
 @app.command()
@@ -157,7 +153,8 @@ def score(
     for name, n in counts.items():
         t.add_row(str(name), f"{n:,}")
     out.print(t)
-    out.print(f"parquet: {result.parquet}\ndatabase: {result.database_url}\nsummary: {result.summary}")
+    pub = result.published
+    out.print(f"parquet: {pub.parquet}\ndatabase: {pub.database_url}\nsummary: {pub.summary}")
 
 
 @app.command()
@@ -165,11 +162,12 @@ def runs(
     config: ConfigOpt = DEFAULT_CONFIG,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many of the latest train runs.")] = 10,
     set_: SetOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Compare the latest train runs of the config's experiment side by side, without the browser."""
     from segment.pipeline.runs import latest_train_runs
 
-    cfg = _load(config, set_, quiet=True)
+    cfg = _load(config, set_, quiet)
     df = latest_train_runs(cfg.tracking, limit)
     if df.empty:
         out.print(f"no train runs in experiment {cfg.tracking.experiment!r} yet: run `segment train` first")
@@ -180,6 +178,26 @@ def runs(
     for row in df.itertuples(index=False):
         t.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
     out.print(t)
+
+
+@app.command()
+def ui(
+    config: ConfigOpt = DEFAULT_CONFIG,
+    port: Annotated[int, typer.Option("--port", help="Port of the MLflow UI on 127.0.0.1.")] = 5000,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Open the MLflow UI on the config's tracking store and artifact folder."""
+    import os
+
+    from segment.pipeline import tracking
+
+    cfg = _load(config, set_, quiet)
+    uri = tracking.tracking_uri(cfg.tracking)
+    command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
+    command += ["--default-artifact-root", cfg.tracking.artifact_root, "--host", "127.0.0.1", "--port", str(port)]
+    err_console.print(f"MLflow UI on http://127.0.0.1:{port} for {uri} (Ctrl-C to stop)")
+    os.execv(sys.executable, command)
 
 
 def main() -> None:

@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 from pydantic import BaseModel, ValidationError
-from segment.pipeline.safe_paths import check_output_root, sqlite_url
 
 from segment.config import Config, OutputConfig, TrackingConfig
 from segment.errors import ConfigError
+from segment.pipeline.safe_paths import check_output_root, sqlite_url
 
 
 def _resolve(path: str, base: Path) -> str:

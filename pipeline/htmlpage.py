@@ -1,8 +1,7 @@
-"""Self-contained HTML reports: one file, plots embedded as PNG, readable offline and in MLflow.
+"""Rendering of the self-contained HTML reports: one file, plots embedded as PNG, readable offline and in MLflow.
 
-`train_report` is for the data scientist (data, segments, models against baselines); `score_summary` is
-for marketing (segment sizes, change since the last score date, who is slipping). Both are pure: data
-and figures in, HTML text out; the caller writes and logs them.
+What the pages say lives in `reports.py`; this module only turns sections (notes, tables, figures) into
+one static page. Pure: data and figures in, HTML text out; the caller writes and logs it.
 """
 
 from __future__ import annotations

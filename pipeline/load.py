@@ -1,4 +1,4 @@
-"""Read transaction files into one typed DuckDB table of canonical columns.
+"""Read transaction files (or a SQL query) into one typed DuckDB view of canonical columns.
 
 DuckDB scans CSV and Parquet out of core, so the history never lives as Python objects.
 Every check names the file and the column and shows example values; nothing is written.
@@ -20,17 +20,17 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
-from segment.pipeline.safe_input import csv_header, csv_read_error, diagnose_csv, python_can_parse
-from segment.pipeline.sql_source import copy_query
-from segment.pipeline.zones import SUFFIX, abbreviation_sql
 
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
+from segment.pipeline.safe_input import csv_header, csv_read_error, diagnose_csv, python_can_parse
+from segment.pipeline.sql_source import copy_query
+from segment.pipeline.zones import SUFFIX, abbreviation_sql
+from segment.schema import CUSTOMER_ID, NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-NUMERIC = ("quantity", "unit_price", "amount", "discount")
-TEXT = ("order_id", "product_id", "category", "country")
+NUMERIC, TEXT = NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -230,7 +230,7 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
             hint = f"; did you mean {close[0]!r}?" if close else f"; the file has {list(types)}"
             raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=name, column=src)
         dtype = types[src]
-        if canon == "customer_id":
+        if canon == CUSTOMER_ID:
             exprs[canon] = _customer_expr(src, dtype)
         elif canon == "timestamp":
             exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)

@@ -35,23 +35,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlalchemy as sa
 from rich.markup import escape
-from segment.pipeline.progress import console
-from segment.pipeline.safe_input import redact
-from segment.pipeline.safe_paths import sqlite_url
 
 from segment.config import OutputConfig
 from segment.errors import InputError, UserError
+from segment.pipeline.progress import console
+from segment.pipeline.safe_input import redact
+from segment.pipeline.safe_paths import sqlite_url
+from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCHEME_COLUMNS, SCORE_DATE
 
-EXPORT_COLUMNS = (
-    "customer_id",
-    "rfm_segment",
-    "lifecycle_stage",
-    "cluster_name",
-    "churn_probability",
-    "purchase_probability",
-    "churn_risk",
-    "propensity_decile",
-)  # plus only the customer attributes the config lists
 PAUSE_ENV = "SEGMENT_TEST_PAUSE_BEFORE_SWAP"  # test hook: seconds to wait with new outputs staged
 
 
@@ -130,14 +121,14 @@ def write_export_files(table: pd.DataFrame, attributes: pd.DataFrame | None, fol
     """
     rows = table[list(EXPORT_COLUMNS)]
     if attributes is not None and len(attributes.columns) > 1:
-        rows = rows.merge(attributes, on="customer_id", how="left")
+        rows = rows.merge(attributes, on=CUSTOMER_ID, how="left")
     rows = neutralise_formulas(rows)
     files = 0
-    for scheme in ("rfm_segment", "lifecycle_stage", "cluster_name"):
+    for scheme in SCHEME_COLUMNS:
         for name, part in rows.groupby(scheme, sort=True):
             path = inside(folder, scheme, f"{slug(str(name))}.csv")
             path.parent.mkdir(parents=True, exist_ok=True)
-            part.sort_values("customer_id").to_csv(path, index=False)
+            part.sort_values(CUSTOMER_ID).to_csv(path, index=False)
             files += 1
     return files
 
@@ -242,7 +233,7 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
             if_exists="append",
             index=False,
             chunksize=10_000,
-            dtype={"score_date": sa.Date()},
+            dtype={SCORE_DATE: sa.Date()},
         )
 
 
@@ -299,7 +290,7 @@ def warn(message: str) -> None:
 
 
 @dataclass
-class Published:
+class PublishedOutputs:
     """Where a score run's outputs went (all visible together, or none)."""
 
     score_date: date
@@ -449,7 +440,7 @@ class Publication:
         self._conn: sa.Connection | None = None
         self._txn: sa.RootTransaction | None = None
         self._db_rows: dict[str, int] = {}
-        self.published: Published | None = None
+        self.published: PublishedOutputs | None = None
         self._partitions: dict[str, Path] = {}
         self._exports: Path | None = None
         self._report: Path | None = None
@@ -488,7 +479,7 @@ class Publication:
         """Write the date's partition of `dataset` to a hidden file beside its final place."""
         final = self._final(dataset, f"score_date={self.score_date.isoformat()}", "part-0.parquet")
         staged = self._stage_file(final)
-        table = pa.Table.from_pandas(df.drop(columns="score_date"), preserve_index=False)
+        table = pa.Table.from_pandas(df.drop(columns=SCORE_DATE), preserve_index=False)
         pq.write_table(table, staged)
         _fsync(staged)
         self._expected[str(staged)] = len(df)
@@ -558,7 +549,7 @@ class Publication:
                 if got != rows:
                     raise PublishError(f"database table {name!r} holds {got} rows of {self.score_date}, not {rows}")
 
-    def commit(self) -> Published:
+    def commit(self) -> PublishedOutputs:
         """Check, commit the database transaction, rename the files in, drop the journal."""
         self.check()
         if self._txn is not None:
@@ -569,7 +560,7 @@ class Publication:
             self._close()
         _roll_forward(self.journal)  # from here on the outputs are published (a crash: the next run finishes)
         url = database_url(self.output)
-        self.published = Published(
+        self.published = PublishedOutputs(
             self.score_date,
             self.id,
             self._partitions.get("segment_table", Path()),
@@ -623,7 +614,7 @@ def publish_score(
     attributes: pd.DataFrame | None,
     report: Callable[[tuple[date, pd.DataFrame] | None], str],
     lock_timeout: float,
-) -> Published:
+) -> PublishedOutputs:
     """All outputs of a score run in one commit: partitions, database rows, exports and the HTML report.
 
     Under the date's lock: interrupted publications are finished or undone, paths are checked (no symlinks),

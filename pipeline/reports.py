@@ -6,10 +6,12 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+
 from segment.features.snapshots import SnapshotPlan
 from segment.pipeline import plots
 from segment.pipeline.clean import DataReport
 from segment.pipeline.htmlpage import Section, data_report_table, metrics_table, render
+from segment.schema import CUSTOMER_ID, SCHEMES
 
 TOP_AT_RISK = 20
 
@@ -69,8 +71,8 @@ def slipping(table: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame
     """Customers active at the previous score date and at risk now, by lifecycle stage."""
     if previous is None:
         return pd.DataFrame(columns=["lifecycle_stage", "customers"])
-    before = previous.set_index("customer_id")["lifecycle_stage"]
-    now = table.set_index("customer_id")["lifecycle_stage"]
+    before = previous.set_index(CUSTOMER_ID)["lifecycle_stage"]
+    now = table.set_index(CUSTOMER_ID)["lifecycle_stage"]
     both = pd.concat([before.rename("before"), now.rename("now")], axis=1, join="inner")
     moved = both[both["before"].str.endswith("_active") & both["now"].str.endswith("_at_risk")]
     return moved["now"].value_counts().rename_axis("lifecycle_stage").rename("customers").reset_index()
@@ -78,9 +80,9 @@ def slipping(table: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame
 
 def top_at_risk(table: pd.DataFrame, n: int = TOP_AT_RISK) -> pd.DataFrame:
     """The most valuable customers with high churn risk: the first list a retention campaign needs."""
-    cols = ["customer_id", "monetary", "churn_probability", "rfm_segment", "cluster_name"]
+    cols = [CUSTOMER_ID, "monetary", "churn_probability", "rfm_segment", "cluster_name"]
     risky = table[table["churn_risk"] == "high"]
-    return risky.sort_values(["monetary", "customer_id"], ascending=[False, True])[cols].head(n)
+    return risky.sort_values(["monetary", CUSTOMER_ID], ascending=[False, True])[cols].head(n)
 
 
 def score_summary(
@@ -97,11 +99,8 @@ def score_summary(
     since = f"since {prev_date}" if prev_date else "(no earlier score date to compare with)"
     sizes = Section(f"Customers per segment {since}")
     rfm = _counts(table, "rfm_segment", previous)
-    for col, caption in (
-        ("rfm_segment", "RFM segments"),
-        ("lifecycle_stage", "lifecycle"),
-        ("cluster_name", "clusters"),
-    ):
+    for scheme, col in SCHEMES.items():
+        caption = scheme.replace("_", " ")
         sizes.table(rfm if col == "rfm_segment" else _counts(table, col, previous), caption=caption)
     sizes.figure(plots.segment_counts(rfm), "RFM segment sizes")
     moved = slipping(table, previous)

@@ -1,195 +1,154 @@
-"""`segment score`: champion models score every customer as of a date; write the segment table and friends.
+"""`segment score`: the champion models score every customer as of a date; the outputs are published whole.
 
-Steps: load -> features and rule segments at the date -> champion models (by registry alias) -> predict
-through the signature -> drift against the training snapshot -> table and summary -> under a lock,
-swap in the Parquet partitions, the database rows and the per-segment exports -> HTML summary and a
-`score` MLflow run. Nothing is written before every check has passed.
+`score` is the orchestrator: prepare -> the score date -> the champions (by registry alias) -> `score_customers`
+(the compute half: features and rule segments at the date, probabilities through each model's signature,
+drift, the segment table and its summary) -> `publish.publish` (every output, nothing written before every
+check has passed) -> `record.record_score` (a `score` MLflow run).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
-from segment.features.customer import customer_features
-from segment.features.gaps import gap_quantiles
-from segment.models.segments import rule_based_segments
-from segment.pipeline import outputs, tracking
-from segment.pipeline.clean import DataReport
-from segment.pipeline.drift import psi
-from segment.pipeline.prepare import connect, data_span, prepare
-from segment.pipeline.progress import info, stage
-from segment.pipeline.reports import score_summary
-from segment.pipeline.table import segment_summary, segment_table
 
-from segment.config import Config
+from segment.config import Config, ScoringConfig
 from segment.errors import InputError
+from segment.pipeline import drift as drift_step
+from segment.pipeline import outputs, record, tracking
+from segment.pipeline.clean import DataReport
+from segment.pipeline.prepare import Prepared, prepare_data
+from segment.pipeline.progress import info, stage
+from segment.pipeline.publish import Published, publish
+from segment.pipeline.snapshot import build_snapshots
+from segment.pipeline.table import segment_summary, segment_table
+from segment.schema import MODELS, SEGMENTER, TARGETS, registered_name
 
-MODELS = ("churn", "propensity", "segmenter")
+
+@dataclass(frozen=True)
+class Champions:
+    """The champion models by name (pyfunc for the classifiers, the segmenter object) and their lineage."""
+
+    models: dict[str, Any]
+    refs: dict[str, tracking.RegisteredModel]
+    drift_reference: dict | None
+
+    @property
+    def versions(self) -> str:  # noqa: D102
+        return ",".join(f"{r.name}:{r.version}" for r in self.refs.values())
+
+    @property
+    def run_ids(self) -> str:  # noqa: D102
+        return ",".join(sorted({r.run_id for r in self.refs.values()}))
 
 
-@dataclass
-class ScoreResult:
-    """Where the outputs went and what they hold."""
+@dataclass(frozen=True)
+class Scored:
+    """What scoring computed for one date, before anything is written."""
 
     score_date: date
-    rows: int
-    parquet: Path
-    database_url: str
     table: pd.DataFrame
+    summary: pd.DataFrame
+    drift: dict[str, float]
     report: DataReport
-    summary: Path
-    not_scored: int = 0
-    drift: dict[str, float] = field(default_factory=dict)
-    exports: Path | None = None
+    not_scored: int
+    model_versions: str
+    attributes: pd.DataFrame | None = None
 
 
-def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Exactly the columns the model's signature asks for, in order: nothing else reaches the model."""
-    cols = model.metadata.get_input_schema().input_names()
-    missing = [c for c in cols if c not in features]
-    if missing:
+@dataclass(frozen=True)
+class ScoreResult:
+    """What was scored and where it was published."""
+
+    scored: Scored
+    published: Published
+
+    @property
+    def score_date(self) -> date:  # noqa: D102
+        return self.scored.score_date
+
+    @property
+    def table(self) -> pd.DataFrame:  # noqa: D102
+        return self.scored.table
+
+    @property
+    def rows(self) -> int:  # noqa: D102
+        return len(self.scored.table)
+
+
+def score_date(data: Prepared, asked: date | None, cfg: Config) -> date:
+    """The date to score: the one asked for, else the last date in the data; refused before the first order."""
+    when = asked or data.last
+    if when < data.first:
         raise InputError(
-            f"model {name!r} needs feature columns {missing} that the data cannot provide "
-            f"(was it trained with other column mappings?)"
+            f"score date {when} is before the first order in the data ({data.first}): nobody to score",
+            file=", ".join(Path(f.path).name for f in data.report.files),
+            column=cfg.data.columns.timestamp,
         )
-    return features[cols]
+    return when
 
 
-def _probabilities(model, features: pd.DataFrame, name: str) -> np.ndarray:
-    """P(class 1) through pyfunc, with a schema mismatch turned into a clear error (no data in it)."""
-    try:
-        out = np.asarray(model.predict(_model_input(model, features, name)))
-    except MlflowException as e:
-        first = str(e.message).strip().splitlines()[0][:300]
-        raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
-    if out.ndim != 2 or out.shape[1] != 2:
-        raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")
-    return out[:, 1].astype(float)
+def load_champions(cfg: Config) -> Champions:
+    """The `@champion` version of every model of the config, and the drift reference of their training run."""
+    uri = tracking.tracking_uri(cfg.tracking)
+    tracking.setup(cfg.tracking)
+    refs = {m: tracking.champion(registered_name(cfg.tracking.model_prefix, m), uri) for m in MODELS}
+    models = {t: tracking.load_pyfunc(refs[t]) for t in TARGETS}
+    models[SEGMENTER] = tracking.load_sklearn(refs[SEGMENTER])
+    return Champions(models, refs, tracking.load_run_json(refs["propensity"].run_id, "drift_reference.json"))
 
 
-def database_url(cfg: Config) -> str:
-    """The configured URL, or a SQLite file next to the Parquet dataset."""
-    return outputs.database_url(cfg.output)
-
-
-def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> dict[str, float]:
-    reference = tracking.load_run_json(ref.run_id, "drift_reference.json")
+def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConfig) -> dict[str, float]:
+    """PSI of every model feature against training; warns past `drift_warn_psi`, fails past `fail_on_drift`."""
     if reference is None:
         info("[yellow]drift:[/yellow] the champion has no drift reference (trained before drift checks); skipped")
         return {}
-    values = psi(reference, feats)
-    moved = {f: v for f, v in values.items() if v > cfg.scoring.drift_warn_psi}
-    for f, v in sorted(moved.items(), key=lambda kv: -kv[1]):
-        info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.scoring.drift_warn_psi}")
-    limit = cfg.scoring.fail_on_drift
-    if limit is not None and values and max(values.values()) > limit:
+    values = drift_step.psi(reference, features)
+    for f, v in sorted(values.items(), key=lambda kv: -kv[1]):
+        if v > cfg.drift_warn_psi:
+            info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
+    if cfg.fail_on_drift is not None and values and max(values.values()) > cfg.fail_on_drift:
         worst = max(values, key=values.get)
         raise InputError(
-            f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={limit}; "
+            f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={cfg.fail_on_drift}; "
             "nothing was written (retrain, or raise the limit)"
         )
     return values
 
 
-def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
-    """Score every customer with a purchase on or before `score_date` (default: last date in the data)."""
-    con = connect()
-    with stage("load and clean transactions"):
-        report = prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
-    first, last = data_span(con)
-    when = score_date or last
-    if when < first:
-        raise InputError(
-            f"score date {when} is before the first order in the data ({first}): nobody to score",
-            file=", ".join(Path(f.path).name for f in report.files),
-            column=cfg.data.columns.timestamp,
-        )
-    with stage(f"features and segments at {when}"):
-        feats = customer_features(con, [when], horizon_days=cfg.time.horizon_days)
-        lc = cfg.segments.lifecycle
-        gaps = gap_quantiles(
-            con, when, loyal_orders=lc.loyal_orders, quantiles=(lc.active_quantile, lc.at_risk_quantile)
-        )
-        rules = rule_based_segments(feats, gaps, cfg.segments.rfm_rules, lc)
-    uri = tracking.tracking_uri(cfg.tracking)
-    exp = tracking.setup(cfg.tracking)
-    with stage("load champion models"):
-        refs = {m: tracking.champion(f"{cfg.tracking.model_prefix}{m}", uri) for m in MODELS}
-        churn_model = tracking.load_pyfunc(refs["churn"])
-        purchase_model = tracking.load_pyfunc(refs["propensity"])
-        segmenter = tracking.load_sklearn(refs["segmenter"])
-    with stage(f"score {len(feats):,} customers"):
-        churn = _probabilities(churn_model, feats, "churn")
-        purchase = _probabilities(purchase_model, feats, "propensity")
-        drift = _drift(cfg, refs["propensity"], feats)
-        ids = segmenter.predict(feats)
-        versions = ",".join(f"{r.name}:{r.version}" for r in refs.values())
-        run_ids = ",".join(sorted({r.run_id for r in refs.values()}))
-        table = segment_table(
-            feats,
-            rules,
-            ids,
-            segmenter.name_of(ids),
-            churn,
-            purchase,
-            score_date=when,
-            model_versions=versions,
-            run_id=run_ids,
-            cfg=cfg.scoring,
-        )
-        summary_rows = segment_summary(table)
-    not_scored = report.customers - len(table)  # customers with no purchase on or before the date
+def score_customers(data: Prepared, when: date, cfg: Config, champions: Champions) -> Scored:
+    """Features, rule segments, probabilities, clusters and drift at `when`: the segment table, nothing written."""
+    snap = build_snapshots(data.engine, [when], segmented=[when], time=cfg.time, segments=cfg.segments).segmented[when]
+    feats, models = snap.features, champions.models
+    churn, purchase = (tracking.predict_positive(models[t], feats, t) for t in ("churn", "propensity"))
+    drift = check_drift(champions.drift_reference, feats, cfg.scoring)
+    ids = models[SEGMENTER].predict(feats)
+    table = segment_table(
+        feats, snap.segments, ids, models[SEGMENTER].name_of(ids), churn, purchase, score_date=when,
+        model_versions=champions.versions, run_id=champions.run_ids, cfg=cfg.scoring,
+    )  # fmt: skip
     attributes = None
     if cfg.output.export_attributes:
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
-        attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
-    with stage("write outputs"):  # one commit: every output of the date, or none (outputs.publish_score)
-        html = ""
+        attributes = data.engine.query(f"SELECT customer_id, {names} FROM customer_attributes")
+    not_scored = data.report.customers - len(table)  # customers with no purchase on or before the date
+    return Scored(when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes)
 
-        def _report(previous: tuple[date, pd.DataFrame] | None) -> str:
-            nonlocal html
-            html = score_summary(
-                table,
-                when,
-                *(previous[::-1] if previous else (None, None)),
-                drift=drift,
-                drift_warn=cfg.scoring.drift_warn_psi,
-                not_scored=not_scored,
-            )
-            return html
 
-        published = outputs.publish_score(
-            cfg.output,
-            when,
-            table,
-            summary_rows,
-            attributes=attributes,
-            report=_report,
-            lock_timeout=cfg.scoring.lock_timeout_seconds,
-        )
-    path, url, exports, summary = published.parquet, published.database_url, published.exports, published.report
-    # the outputs are published: a failing MLflow store (locked, full) warns instead of failing the run
-    with (
-        outputs.best_effort("MLflow logging of the score run"),
-        tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}),
-    ):
-        tracking.log_metrics(
-            {
-                "customers": len(table),
-                "not_scored": not_scored,
-                "mean_churn_probability": float(churn.mean()),
-                "mean_purchase_probability": float(purchase.mean()),
-                "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
-            },
-            prefix="score_",
-        )
-        tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
-        tracking.log_json(report.to_dict(), "data_report.json")
-        tracking.log_frame(summary_rows, "segment_summary.csv")
-        tracking.log_text(html, "summary.html")
-    return ScoreResult(when, len(table), path, url, table, report, summary, not_scored, drift, exports)
+def score(cfg: Config, asked: date | None = None) -> ScoreResult:
+    """Score every customer with a purchase on or before the date (default: the last date in the data)."""
+    with stage("load and clean transactions"):
+        data = prepare_data(cfg.data, attributes=bool(cfg.output.export_attributes))
+    when = score_date(data, asked, cfg)
+    with stage("load champion models"):
+        champions = load_champions(cfg)
+    with stage(f"score customers at {when}"):
+        scored = score_customers(data, when, cfg, champions)
+    with stage("write outputs"):
+        published = publish(scored, cfg)
+    with outputs.best_effort("MLflow logging of the score run"):  # published: a failing store only warns
+        record.record_score(scored, cfg, published.html)
+    return ScoreResult(scored, published)

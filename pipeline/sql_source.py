@@ -13,10 +13,10 @@ import decimal
 import duckdb
 import pyarrow as pa
 import sqlalchemy as sa
-from segment.pipeline.safe_input import redact
 
 from segment.config import SqlSource
 from segment.errors import InputError
+from segment.pipeline.safe_input import redact
 
 
 def _text(value: object) -> str | None:

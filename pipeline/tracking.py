@@ -1,7 +1,8 @@
-"""Every MLflow call lives here: store setup, runs, logging, registry and champion loading.
+"""The MLflow adapter: the only module that imports mlflow.
 
-`features/` and `models/` never import mlflow; orchestrators call these helpers. Models are
-logged through `mlflow.sklearn` with `pyfunc_predict_fn="predict_proba"`, so pyfunc loading
+Store setup, runs, logging, the registry, loading champions, predicting through a model's signature and
+reading past runs. What to record is decided by `record.py`; `features/` and `models/` never see MLflow.
+Models are logged through `mlflow.sklearn` with `pyfunc_predict_fn="predict_proba"`, so pyfunc loading
 returns probabilities, not labels (a LightGBM flavour model would return 0/1).
 """
 
@@ -28,9 +29,18 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from segment.config import TrackingConfig
-from segment.errors import ModelRegistryError
+from segment.errors import InputError, ModelRegistryError
 
 CHAMPION = "champion"
+
+
+def configure_logging(verbose: bool) -> None:
+    """MLflow's and alembic's INFO lines drown the stage lines: shown only when verbose."""
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def tracking_uri(cfg: TrackingConfig) -> str:
@@ -190,4 +200,65 @@ def load_run_json(run_id: str, artifact_file: str) -> Any | None:
     try:
         return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
     except (MlflowException, OSError):
+        return None
+
+
+def input_names(model: Any) -> list[str]:
+    """The columns a pyfunc model's signature asks for, in order."""
+    return model.metadata.get_input_schema().input_names()
+
+
+def predict_positive(model: Any, features: pd.DataFrame, name: str) -> np.ndarray:
+    """P(class 1) through pyfunc.
+
+    Exactly the signature's columns reach the model; a schema mismatch becomes a clear error with no data in it.
+    """
+    cols = input_names(model)
+    missing = [c for c in cols if c not in features]
+    if missing:
+        raise InputError(
+            f"model {name!r} needs feature columns {missing} that the data cannot provide "
+            f"(was it trained with other column mappings?)"
+        )
+    try:
+        out = np.asarray(model.predict(features[cols]))
+    except MlflowException as e:
+        first = str(e.message).strip().splitlines()[0][:300]
+        raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
+    if out.ndim != 2 or out.shape[1] != 2:
+        raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")
+    return out[:, 1].astype(float)
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """A finished or running train run as `segment runs` shows it."""
+
+    run_id: str
+    start_time_ms: int
+    status: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+def train_runs(cfg: TrackingConfig, limit: int) -> list[PastRun]:
+    """The latest `train` runs of the config's experiment, newest first."""
+    uri = tracking_uri(cfg)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = client.search_runs(
+        [setup(cfg)],
+        filter_string="attributes.run_name = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=limit,
+    )
+    return [
+        PastRun(r.info.run_id, r.info.start_time, r.info.status, dict(r.data.tags), dict(r.data.metrics)) for r in found
+    ]
+
+
+def champion_version(name: str, uri: str) -> int | None:
+    """The champion's version number, or None when there is none."""
+    try:
+        return champion(name, uri).version
+    except ModelRegistryError:
         return None

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from segment.pipeline.config_file import load_config
-from segment.pipeline.safe_paths import sqlite_url
 
 from segment.errors import ConfigError
+from segment.pipeline.config_file import load_config
+from segment.pipeline.safe_paths import sqlite_url
 from tests.conftest import RETAIL_COLUMNS, write_config
 
 DATA = {"source": "x.csv", "columns": RETAIL_COLUMNS}

@@ -12,11 +12,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
+from segment.errors import ConfigError, InputError
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
 from segment.pipeline.safe_input import MEMORY_ENV, redact
-
-from segment.errors import ConfigError, InputError
 from tests.conftest import RETAIL_COLUMNS, write_config
 
 HEADER = "Invoice,StockCode,Description,Quantity,InvoiceDate,Price,Customer ID,Country,Email,Phone\n"

@@ -15,10 +15,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
-from segment.pipeline import outputs
-from segment.pipeline.outputs import Publication, PublishError, publish_score, repair
 
 from segment.config import OutputConfig
+from segment.pipeline import outputs
+from segment.pipeline.outputs import Publication, PublishError, publish_score, repair
 
 D1, D2, D3 = date(2021, 1, 1), date(2021, 2, 1), date(2021, 3, 1)
 
@@ -45,7 +45,7 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(score_date=table["score_date"].iloc[0])
 
 
-def _publish(root: Path, when: date, seed: int, **output) -> outputs.Published:
+def _publish(root: Path, when: date, seed: int, **output) -> outputs.PublishedOutputs:
     table = _table(when, seed)
     cfg = OutputConfig(root=str(root), **output)
     return publish_score(

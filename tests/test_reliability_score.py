@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
+
 from segment.pipeline import tracking
 from segment.pipeline.score import score
-
 from tests.test_scoring import _config_beside, _db_rows
 
 
