@@ -23,8 +23,9 @@ def test_a_write_locked_mlflow_store_after_publication_warns_and_the_run_succeed
 
     monkeypatch.setattr(tracking, "log_metrics", locked)
     result = score(cfg, date(2011, 12, 9))
-    assert len(pd.read_parquet(result.parquet)) == result.rows == len(_db_rows(result.database_url, cfg.output.table))
-    assert Path(result.summary).exists() and result.exports is not None
+    pub = result.published
+    assert len(pd.read_parquet(pub.parquet)) == result.rows == len(_db_rows(pub.database_url, cfg.output.table))
+    assert Path(pub.summary).exists() and pub.exports is not None
     err = capsys.readouterr().err
     assert "MLflow logging of the score run failed after the outputs were published" in err
     assert "C17850" not in err
