@@ -146,6 +146,8 @@ def process_died(tags: dict[str, str]) -> bool:
     """
     if tags.get(HOST_TAG) != socket.gethostname() or not tags.get(PID_TAG, "").isdigit():
         return False
+    if not _proc_start(os.getpid()):  # no /proc here: liveness cannot be told, so nothing is marked
+        return False
     if tags.get(BOOT_TAG) and _boot_id() and tags[BOOT_TAG] != _boot_id():
         return True
     now = _proc_start(int(tags[PID_TAG]))
