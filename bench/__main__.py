@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-SECTIONS = ("loading", "features", "segments", "models", "scoring")
+SECTIONS = ("loading", "features", "segments", "models", "scoring", "performance")
 RESULTS = Path(__file__).parent / "results"
 
 

@@ -30,6 +30,9 @@ def _config(path: str):
 
 def run(task: str, path: str) -> dict:
     """Do the task; return what it produced and how long its own work took."""
+    from segment.models.threads import configure_openmp
+
+    configure_openmp()  # as the CLI does, before lightgbm is imported
     start = time.perf_counter()
     if task in ("prepare", "features"):
         from segment.features.customer import customer_features

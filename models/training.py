@@ -73,6 +73,7 @@ def fit_target(
     *,
     search_cfg: SearchConfig | None = None,
     bgnbd: bool = True,
+    progress=None,
 ) -> TargetResult:
     """Fit on the training cutoffs, tune on held-out customers, evaluate on the untouched validation cutoffs.
 
@@ -88,7 +89,7 @@ def fit_target(
     fit_xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
     trials: list[Trial] = []
     if search_cfg is not None and search_cfg.trials:
-        cfg, booster, trials = search(*fit_xy, cfg, search_cfg)
+        cfg, booster, trials = search(*fit_xy, cfg, search_cfg, progress)
     else:
         booster = fit_classifier(*fit_xy, cfg)
     model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))

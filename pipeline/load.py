@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
+from segment.pipeline import hints
 from segment.pipeline.safe_input import csv_header, csv_read_error, diagnose_csv, python_can_parse
 from segment.pipeline.sql_source import copy_query
 from segment.pipeline.zones import SUFFIX, abbreviation_sql
@@ -207,10 +208,13 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
 EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DOUBLE"}
 
 
-def _numeric_expr(src: str, dtype: str) -> str:
+def _numeric_expr(src: str, dtype: str, decimal: str = ".") -> str:
     if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
         return f"CAST({quote_ident(src)} AS DOUBLE)"
-    return f"TRY_CAST({_text_expr(quote_ident(src))} AS DOUBLE)"
+    text = _text_expr(quote_ident(src))
+    if decimal == ",":  # 1.234,50 -> 1234.50: '.' and spaces are thousands separators
+        text = f"replace(regexp_replace({text}, '[. ]', '', 'g'), ',', '.')"
+    return f"TRY_CAST({text} AS DOUBLE)"
 
 
 def _typed(canon: str, dtype: str) -> bool:
@@ -228,6 +232,7 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         if src not in types:
             close = difflib.get_close_matches(src, list(types), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the file has {list(types)}"
+            hint += hints.delimiter_hint(list(types))
             raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=name, column=src)
         dtype = types[src]
         if canon == CUSTOMER_ID:
@@ -235,7 +240,7 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         elif canon == "timestamp":
             exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
-            exprs[canon] = _numeric_expr(src, dtype)
+            exprs[canon] = _numeric_expr(src, dtype, cfg.csv.decimal)
         else:
             exprs[canon] = _text_expr(quote_ident(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
@@ -275,7 +280,11 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
                 .fetchall()
             ]
             kind = "timestamps" if canon == "timestamp" else "numbers"
-            hint = ""
+            hint = (
+                hints.timestamp_hint(examples, cfg.timestamp_format)
+                if canon == "timestamp"
+                else hints.decimal_hint(examples, cfg.csv.decimal)
+            )
             if canon == "timestamp" and any(re.search(SUFFIX, str(e)) for e in examples):
                 hint = (
                     " (a time-zone abbreviation that is not in the table of docs/loading.md, or an ambiguous one "

@@ -113,23 +113,37 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
-def write_export_files(table: pd.DataFrame, attributes: pd.DataFrame | None, folder: Path) -> int:
+def write_export_files(
+    table: pd.DataFrame,
+    attributes: pd.DataFrame | None,
+    folder: Path,
+    lists: dict[str, pd.DataFrame] | None = None,
+) -> int:
     """One CSV per segment of each scheme in folder/<scheme>/<segment>.csv; return the number of files.
 
-    Columns: customer id, the segments, the probabilities, and only the attributes the config lists. Text
-    cells that a spreadsheet would run as a formula are neutralised (`neutralise_formulas`).
+    Columns: the export columns `table` has, and only the attributes the config lists; rows keep `table`'s
+    order (`exports.export_rows`: most valuable first). `lists` are further CSVs (file name -> rows) beside
+    them. Text cells that a spreadsheet would run as a formula are neutralised (`neutralise_formulas`).
     """
-    rows = table[list(EXPORT_COLUMNS)]
-    if attributes is not None and len(attributes.columns) > 1:
-        rows = rows.merge(attributes, on=CUSTOMER_ID, how="left")
-    rows = neutralise_formulas(rows)
+
+    def with_attributes(frame: pd.DataFrame) -> pd.DataFrame:
+        if attributes is not None and len(attributes.columns) > 1:
+            frame = frame.merge(attributes, on=CUSTOMER_ID, how="left")  # keeps the frame's row order
+        return neutralise_formulas(frame)
+
+    rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
     files = 0
     for scheme in SCHEME_COLUMNS:
         for name, part in rows.groupby(scheme, sort=True):
             path = inside(folder, scheme, f"{slug(str(name))}.csv")
             path.parent.mkdir(parents=True, exist_ok=True)
-            part.sort_values(CUSTOMER_ID).to_csv(path, index=False)
+            part.to_csv(path, index=False)
             files += 1
+    for file_name, extra in (lists or {}).items():
+        path = inside(folder, file_name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with_attributes(extra).to_csv(path, index=False)
+        files += 1
     return files
 
 
@@ -155,6 +169,31 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
                 fixed = fixed.where(~(breaks & is_text), fixed.astype(str).str.replace(r"[\r\n]", " ", regex=True))
                 out[col] = fixed
     return out
+
+
+def write_partition(df: pd.DataFrame, root: Path, score_date: date) -> Path:
+    """Replace the partition of `score_date` whole (score_date itself lives in the folder name)."""
+    folder = partition_path(root, score_date)
+    path = folder / "part-0.parquet"
+    for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a killed run; we hold the date's lock
+        stale.unlink(missing_ok=True)
+    table = pa.Table.from_pandas(df.drop(columns=SCORE_DATE), preserve_index=False)
+    atomic_write_parquet(table, path)
+    for other in folder.iterdir():  # anything else visible in the partition is not this run's: remove it
+        if other.name != path.name and not other.name.startswith((".", "_")) and other.is_file():
+            other.unlink()
+    return path
+
+
+def _repair(final: Path) -> None:
+    """Finish or undo a swap that a crash interrupted, and drop stale staging folders."""
+    for trash in final.parent.glob(f".trash-{final.name}-*"):
+        if final.exists():
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            trash.rename(final)  # the crash came between the two renames: put the previous state back
+    for stale in final.parent.glob(f".staging-{final.name}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, schema: str | None = None) -> None:
@@ -495,19 +534,35 @@ class Publication:
         self._report = final
         return final
 
-    def stage_exports(self, table: pd.DataFrame, attributes: pd.DataFrame | None) -> Path:
+    def stage_exports(
+        self, table: pd.DataFrame, attributes: pd.DataFrame | None, lists: dict[str, pd.DataFrame] | None = None
+    ) -> Path:
         """Build the date's export folder in a hidden staging folder beside it."""
-        final = self._final("exports", f"score_date={self.score_date.isoformat()}")
+        self._exports = self.stage_folder(
+            lambda staging: write_export_files(table, attributes, staging, lists),
+            "exports",
+            f"score_date={self.score_date.isoformat()}",
+        )
+        return self._exports
+
+    def stage_folder(self, write: Callable[[Path], object], *parts: str) -> Path:
+        """Build the folder root/parts whole in a hidden staging folder beside it (`write(staging)` fills it)."""
+        final = self._final(*parts)
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = final.parent / f".staging-{final.name}-{self.id}"
         self.journal.folders.append((str(staging), str(final)))
         self.journal.save()
-        write_export_files(table, attributes, staging)
-        self._exports = final
+        staging.mkdir()
+        write(staging)
         return final
+
+    def previous(self) -> tuple[date, pd.DataFrame] | None:
+        """The latest readable segment-table partition before this date (stable: we hold the date's lock)."""
+        return previous_partition(self.root / "segment_table", self.score_date)
 
     def stage_rows(self, frames: dict[str, pd.DataFrame]) -> None:
         """Open the database transaction and write the date's rows and this publication's marker; no commit."""
+        _pause_before_swap()  # test hook: everything else is staged; the transaction opens after it, held briefly
         url = database_url(self.output)
         self.journal.database, self.journal.schema = url, self.output.db_schema
         self.journal.save()
@@ -605,6 +660,22 @@ def _fsync(path: Path) -> None:
         os.fsync(f.fileno())
 
 
+@contextlib.contextmanager
+def publication(output: OutputConfig, score_date: date, lock_timeout: float) -> Iterator[Publication]:
+    """The one place a score date is published: lock, repair, path checks, then a `Publication` to stage into.
+
+    Under the date's lock: interrupted publications are finished or undone, the standard paths are checked
+    (no symlinks), then the caller stages every output; leaving the block without an error checks,
+    commits the database and renames the files in; an error leaves every visible output as it was.
+    """
+    root = Path(output.root)
+    with score_lock(root, score_date, lock_timeout):
+        repair(root.resolve(), score_date)
+        with Publication(output, score_date) as pub:
+            pub.check_paths(exports=output.exports, database=True)
+            yield pub
+
+
 def publish_score(
     output: OutputConfig,
     score_date: date,
@@ -615,27 +686,16 @@ def publish_score(
     report: Callable[[tuple[date, pd.DataFrame] | None], str],
     lock_timeout: float,
 ) -> PublishedOutputs:
-    """All outputs of a score run in one commit: partitions, database rows, exports and the HTML report.
-
-    Under the date's lock: interrupted publications are finished or undone, paths are checked (no symlinks),
-    `report(previous)` renders the summary against the latest readable earlier partition, everything is
-    staged and checked, then the database commits and the files are renamed in. Any error before the
-    database commit leaves every visible output as it was.
-    """
-    root = Path(output.root)
-    with score_lock(root, score_date, lock_timeout):
-        repair(root.resolve(), score_date)
-        with Publication(output, score_date) as pub:
-            pub.check_paths(exports=output.exports, database=True)
-            previous = previous_partition(pub.root / "segment_table", score_date)
-            pub.stage_partition("segment_table", table)
-            pub.stage_partition("segment_summary", summary)
-            if output.exports:
-                pub.stage_exports(table, attributes)
-            pub.stage_text(report(previous), "reports", f"score-{score_date}.html")
-            _pause_before_swap()  # test hook; the database transaction opens after it, so it is held briefly
-            pub.stage_rows({output.table: table, output.summary_table: summary})
-        return pub.published
+    """The segment table, its summary, the exports, the report and the database rows in one commit."""
+    with publication(output, score_date, lock_timeout) as pub:
+        previous = pub.previous()
+        pub.stage_partition("segment_table", table)
+        pub.stage_partition("segment_summary", summary)
+        if output.exports:
+            pub.stage_exports(table, attributes)
+        pub.stage_text(report(previous), "reports", f"score-{score_date}.html")
+        pub.stage_rows({output.table: table, output.summary_table: summary})
+    return pub.published
 
 
 @contextlib.contextmanager

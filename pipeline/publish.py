@@ -1,20 +1,19 @@
 """Publish a score date: the Parquet partitions, the database rows, the exports and the HTML summary.
 
-One commit for all of them under the date's lock (`outputs.publish_score`): everything is staged and checked,
-then the database commits and the files are renamed in, or nothing visible changes (docs/scoring.md).
+One commit for all of them (and the actions folder) under the date's lock (`outputs.publication`): everything
+is staged and checked, then the database commits and the files are renamed in, or nothing visible changes
+(docs/scoring.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
 from segment.config import Config, OutputConfig
-from segment.pipeline import outputs
+from segment.pipeline import actions_outputs, outputs
+from segment.pipeline.exports import MOVED_FILE, export_rows, moved_to_at_risk
 from segment.pipeline.reports import score_summary
 
 if TYPE_CHECKING:
@@ -30,6 +29,7 @@ class Published:
     summary: Path  # the HTML summary for marketing
     exports: Path | None
     html: str
+    actions: dict[str, int]  # rows per audience and replenishment output
 
 
 def database_url(cfg: OutputConfig) -> str:
@@ -38,28 +38,29 @@ def database_url(cfg: OutputConfig) -> str:
 
 
 def publish(scored: Scored, cfg: Config) -> Published:
-    """Write every output of `scored` under the lock of (output root, score date)."""
-    html = ""
-
-    def report(previous: tuple[date, pd.DataFrame] | None) -> str:  # rendered under the lock: previous is stable
-        nonlocal html
+    """Write every output of `scored` in one commit under the lock of (output root, score date)."""
+    when, out = scored.score_date, cfg.output
+    exports = None
+    with outputs.publication(out, when, cfg.scoring.lock_timeout_seconds) as pub:
+        previous = pub.previous()
+        path = pub.stage_partition("segment_table", scored.table)
+        pub.stage_partition("segment_summary", scored.summary)
+        if out.exports:
+            rows = export_rows(scored.table, scored.extras)
+            moved = {MOVED_FILE: moved_to_at_risk(rows, previous[1] if previous else None)}
+            exports = pub.stage_exports(rows, scored.attributes, lists=moved)
+        pub.stage_folder(
+            lambda staging: actions_outputs.write_into(scored.actions, staging), "actions", f"score_date={when}"
+        )
         html = score_summary(
             scored.table,
-            scored.score_date,
+            when,
             *(previous[::-1] if previous else (None, None)),
             drift=scored.drift,
             drift_warn=cfg.scoring.drift_warn_psi,
             not_scored=scored.not_scored,
+            extra=[scored.actions.section()],
         )
-        return html
-
-    out = outputs.publish_score(
-        cfg.output,
-        scored.score_date,
-        scored.table,
-        scored.summary,
-        attributes=scored.attributes,
-        report=report,
-        lock_timeout=cfg.scoring.lock_timeout_seconds,
-    )
-    return Published(out.parquet, out.database_url, out.report, out.exports, html)
+        summary = pub.stage_text(html, "reports", f"score-{when}.html")
+        pub.stage_rows({out.table: scored.table, out.summary_table: scored.summary})
+    return Published(path, database_url(out), summary, exports, html, scored.actions.counts())

@@ -91,12 +91,15 @@ def _segments(exp: str, segments: SegmentsResult, cfg: Config) -> tuple[int, dic
         f"plots/{scheme}_sizes.png": plots.segment_sizes(t, scheme.replace("_", " "))
         for scheme, t in segments.profiles.items()
     }
-    figures["plots/kmeans_silhouette.png"] = plots.silhouette(seg.silhouette_scores_, seg.k_)
+    too_small = frozenset(k for k, share in seg.min_shares_.items() if share < seg.min_share)
+    figures["plots/kmeans_silhouette.png"] = plots.silhouette(seg.silhouette_scores_, seg.k_, too_small)
     figures["plots/centroid_heatmap.png"] = plots.centroid_heatmap(seg.centroid_frame(), seg.names_)
     with tracking.run(exp, "segments", nested=True):
         tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
+        # the chosen k's values as plain metrics (what the runs table shows); every k tried as a series by step
+        tracking.log_metrics(chosen_k_metrics(seg), prefix="kmeans_")
         for k, s in sorted(seg.silhouette_scores_.items()):
-            tracking.log_metrics({"silhouette": s, "min_share": seg.min_shares_[k]}, prefix="kmeans_", step=k)
+            tracking.log_metrics({"silhouette_by_k": s, "min_share_by_k": seg.min_shares_[k]}, prefix="kmeans_", step=k)
         tracking.log_metrics(segments.stability.metrics(), prefix="segments_")
         for scheme, table in segments.profiles.items():
             tracking.log_frame(table, f"profiles/{scheme}.csv")
@@ -106,6 +109,11 @@ def _segments(exp: str, segments: SegmentsResult, cfg: Config) -> tuple[int, dic
         name = registered_name(cfg.tracking.model_prefix, SEGMENTER)
         ref = tracking.log_and_register(seg, name, segments.example, predict_fn="predict", set_champion=True)
     return ref.version, figures
+
+
+def chosen_k_metrics(seg: Segmenter) -> dict[str, float]:
+    """The chosen k, its silhouette and its smallest cluster's share."""
+    return {"k": float(seg.k_), "silhouette": seg.silhouette_scores_[seg.k_], "min_share": seg.min_shares_[seg.k_]}
 
 
 def _target(exp: str, fit: TargetResult, result: TrainResult, cfg: Config) -> tuple[int, str, dict, str]:
@@ -173,6 +181,7 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
         data_metrics = {"rows_in": report.rows_in, "rows_out": report.rows_out, "customers": report.customers}
         tracking.log_metrics(data_metrics | {"snapshot_rows": len(snaps.labelled)}, prefix="data_")
         version, seg_figures = _segments(exp, result.segments, cfg)
+        tracking.log_metrics(chosen_k_metrics(result.segments.segmenter), prefix="kmeans_")  # parent: compare runs
         versions, decisions, model_figures, cards = {SEGMENTER: version}, {}, {}, {}
         for t, fit in result.fits.items():
             versions[t], decisions[t], model_figures[t], cards[t] = _target(exp, fit, result, cfg)
@@ -182,6 +191,8 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
         html = train_report(
             run_id, report, plan, result.segments.profiles, seg_figures, result.segments.stability,
             result.metrics, model_figures, cfg.tracking.experiment, cards,
+            segmenter=result.segments.segmenter, min_share=cfg.segments.clusters.min_share,
+            warnings=list(getattr(result, "warnings", ())),
         )  # fmt: skip
         tracking.log_text(html, "report.html")
         path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)
@@ -189,11 +200,27 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
     return TrainRecord(run_id, versions, decisions, path, result)
 
 
+def lineage_tags(train_run_ids: list[str], experiment_id: str) -> dict[str, str]:
+    """Which train runs logged the models a score run used: a `train_run_ids` tag and a note with links.
+
+    Not `mlflow.parentRunId`: a score run is not part of the train run (the UI would nest it there and
+    hide it from the run list); it only used its models.
+    """
+    ids = [r for r in train_run_ids if r]
+    if not ids:
+        return {}
+    links = "\n".join(f"- [{r[:8]}](#/experiments/{experiment_id}/runs/{r})" for r in ids)
+    return {"train_run_ids": ",".join(ids), "mlflow.note.content": f"Models from train run(s):\n{links}\n"}
+
+
 def record_score(scored: Scored, cfg: Config, html: str) -> None:
     """A `score` run: customers scored, mean probabilities, drift, the data report and the summary page."""
     exp = tracking.setup(cfg.tracking)
     drift = scored.drift
     tags = {"score_date": str(scored.score_date), "model_versions": scored.model_versions}
+    model_runs = sorted(set(",".join(scored.table["run_id"].unique()).split(","))) if len(scored.table) else []
+    tags |= lineage_tags(sorted({tracking.train_run_of(r) for r in model_runs if r}), exp)
+    tags |= {"model_run_ids": ",".join(model_runs)} if model_runs else {}
     with tracking.run(exp, "score", tags=tags):
         tracking.log_metrics(
             {
@@ -206,6 +233,7 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
             prefix="score_",
         )
         tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
+        tracking.log_metrics(scored.actions.counts(), prefix="actions_")
         tracking.log_json(scored.report.to_dict(), "data_report.json")
         tracking.log_frame(pd.DataFrame(scored.summary), "segment_summary.csv")
         tracking.log_text(html, "summary.html")

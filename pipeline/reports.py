@@ -14,6 +14,49 @@ from segment.pipeline.htmlpage import Section, data_report_table, metrics_table,
 from segment.schema import CUSTOMER_ID, SCHEMES
 
 TOP_AT_RISK = 20
+BGNBD_MISSING = (
+    "The BG/NBD baseline is not shown: pymc-marketing is not installed. Install it with "
+    "`pip install -e '.[bench]'` (or `make setup EXTRAS=dev,bench`) and retrain to compare the model with it."
+)
+
+
+def model_notes(by_model: dict[str, dict[str, float]]) -> list[str]:
+    """What a model section says above its table, including which baseline is missing and how to add it."""
+    notes = ["Validation snapshot; baselines are scored on the same customers."]
+    if "bgnbd" not in by_model:
+        notes.append(BGNBD_MISSING)
+    return notes
+
+
+def k_choice(scores: dict[int, float], shares: dict[int, float], min_share: float, k: int) -> str:
+    """Why k won, in words: the best silhouette among the k whose smallest cluster holds `min_share` or more.
+
+    Mirrors `Segmenter._search_k`: ks with a cluster under `min_share` are set aside (unless every k has
+    one), then the highest silhouette wins, the smaller k on a tie.
+    """
+    if not scores or k not in scores:
+        return f"k = {k}."
+    span = f"k = {min(scores)}..{max(scores)}"
+    best = max(scores, key=lambda j: (round(scores[j], 6), -j))
+    small = sorted(j for j in scores if shares.get(j, 1.0) < min_share)
+    ok = [j for j in scores if j not in small]
+    head = f"k = {k} was chosen: silhouette {scores[k]:.3f}, smallest cluster {shares.get(k, float('nan')):.1%}."
+    if not ok:
+        return (
+            f"{head} Every k of {span} left a cluster under segments.clusters.min_share = {min_share:.0%}, "
+            "so k was chosen by silhouette alone."
+        )
+    if best == k:
+        rule = f"It has the highest silhouette of {span}"
+        if small:
+            rule += f"; k = {', '.join(map(str, small))} also left a cluster under min_share = {min_share:.0%}"
+        return f"{head} {rule}."
+    return (
+        f"{head} k = {best} has a higher silhouette ({scores[best]:.3f}) but its smallest cluster holds only "
+        f"{shares[best]:.1%} of customers, under segments.clusters.min_share = {min_share:.0%} (a segment too "
+        f"small to act on); k = {k} has the highest silhouette among the k whose clusters all reach it. "
+        f"Set aside: k = {', '.join(map(str, small))}."
+    )
 
 
 def train_report(
@@ -27,14 +70,29 @@ def train_report(
     model_figures: dict[str, dict[str, Any]],
     experiment: str,
     cards: dict[str, str] | None = None,
+    *,
+    segmenter: Any = None,
+    min_share: float | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
-    """Data report, segment profiles with plots, each model against its baselines."""
+    """Data report, segment profiles with plots, each model against its baselines.
+
+    `segmenter` (the fitted `Segmenter`) and `min_share` explain the chosen k; `warnings` (a short history,
+    lines dated in the future) are shown in the data section.
+    """
     data = Section("Data").table(data_report_table(report.to_dict()))
     data.notes.append(
         f"{len(plan.train)} training snapshots ({plan.train[0]} .. {plan.train[-1]}), validation at "
         f"{', '.join(map(str, plan.validation))}, horizon {plan.horizon_days} days."
     )
+    data.notes.extend(f"warning: {w}" for w in warnings or [])
     seg = Section("Segments")
+    if segmenter is not None:
+        reason = getattr(segmenter, "k_reason_", None) or k_choice(
+            segmenter.silhouette_scores_, segmenter.min_shares_,
+            min_share if min_share is not None else segmenter.min_share, segmenter.k_,
+        )  # fmt: skip
+        seg.notes.append(f"K-means: {reason}")
     if stability.matched:
         seg.notes.append(
             f"Cluster ids matched to the champion segmenter: {stability.ids_moved} cluster id(s) remapped, "
@@ -47,7 +105,7 @@ def train_report(
     sections = [data, seg]
     for target, by_model in metrics.items():
         s = Section(f"{target.capitalize()} model")
-        s.notes.append("Validation snapshot; baselines are scored on the same customers.")
+        s.notes.extend(model_notes(by_model))
         if cards and target in cards:
             s.markdown = cards[target]
         s.table(metrics_table(by_model))
@@ -94,6 +152,7 @@ def score_summary(
     drift: dict[str, float] | None = None,
     drift_warn: float = 0.2,
     not_scored: int = 0,
+    extra: list[Section] | None = None,
 ) -> str:
     """Segment sizes and their change since the previous score date, who is slipping, who to call first."""
     since = f"since {prev_date}" if prev_date else "(no earlier score date to compare with)"
@@ -124,4 +183,4 @@ def score_summary(
         psi_table = pd.DataFrame(sorted(drift.items(), key=lambda kv: -kv[1]), columns=["feature", "PSI"])
         health.table(psi_table.head(15), caption="population stability index against the training snapshot")
     subtitle = f"{len(table):,} customers scored"
-    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, health])
+    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, *(extra or []), health])

@@ -1,4 +1,8 @@
-"""`segment runs`: the latest train runs as one comparable table, read from the MLflow store."""
+"""`segment runs`: the latest train runs as one comparable table, read from the MLflow store.
+
+Three layouts of the same rows, by terminal width: every metric side by side (wide), the two metrics that
+decide most questions with short headers (an 80-column terminal), or one block of lines per run (narrower).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,9 @@ from segment.pipeline import model_safety, tracking
 from segment.schema import TARGETS, registered_name
 
 METRICS = ("roc_auc", "pr_auc", "brier")
+WIDE = 120  # columns from which every metric fits side by side
+NARROW = 64  # below this, one block per run
+SHORT = {"propensity": "prop", "churn": "churn", "roc_auc": "AUC", "pr_auc": "PR", "brier": "Brier"}
 
 
 def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
@@ -32,3 +39,33 @@ def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
         row["champion"] = ", ".join(won) or "-"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compact(df: pd.DataFrame) -> pd.DataFrame:
+    """The 80-column table: short date, ROC-AUC and PR-AUC per model, status only when not finished."""
+    out = pd.DataFrame(
+        {
+            "run": [r if s == "finished" else f"{r} ({s})" for r, s in zip(df["run"], df["status"], strict=True)],
+            "started": df["started"].str[5:],  # MM-DD HH:MM: the year is rarely the question
+            "data": df["data"].str[:6],
+            "k": df["k"],
+        }
+    )
+    for target in sorted(TARGETS, reverse=True):
+        for metric in ("roc_auc", "pr_auc"):
+            out[f"{SHORT[target]}\n{SHORT[metric]}"] = df[f"{target[:5]} {metric}"]
+    out["champion"] = df["champion"].str.replace("propensity", "prop")
+    return out
+
+
+def blocks(df: pd.DataFrame) -> list[str]:
+    """One short block of lines per run, for terminals too narrow for any table."""
+    out = []
+    for row in df.to_dict("records"):
+        lines = [f"run {row['run']}  {row['started']}  {row['status']}", f"  data {row['data']}  k {row['k']}"]
+        for target in sorted(TARGETS, reverse=True):
+            values = "  ".join(f"{SHORT[m]} {row[f'{target[:5]} {m}']:.3f}" for m in METRICS)
+            lines.append(f"  {target:<10} {values}")
+        lines.append(f"  champion: {row['champion']}")
+        out.append("\n".join(lines))
+    return out

@@ -17,11 +17,12 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError
+from segment.pipeline import actions_outputs, checks, outputs, record, tracking
 from segment.pipeline import drift as drift_step
-from segment.pipeline import outputs, record, tracking
 from segment.pipeline.clean import DataReport
+from segment.pipeline.exports import customer_extras
 from segment.pipeline.prepare import Prepared, prepare_data
-from segment.pipeline.progress import info, stage
+from segment.pipeline.progress import info, stage, warn
 from segment.pipeline.publish import Published, publish
 from segment.pipeline.snapshot import build_snapshots
 from segment.pipeline.table import segment_summary, segment_table
@@ -57,6 +58,8 @@ class Scored:
     not_scored: int
     model_versions: str
     attributes: pd.DataFrame | None = None
+    actions: actions_outputs.ActionFrames | None = None  # audiences and the replenishment list
+    extras: pd.DataFrame | None = None  # per-customer export columns not in the table (country)
 
 
 @dataclass(frozen=True)
@@ -79,8 +82,11 @@ class ScoreResult:
         return len(self.scored.table)
 
 
-def score_date(data: Prepared, asked: date | None, cfg: Config) -> date:
-    """The date to score: the one asked for, else the last date in the data; refused before the first order."""
+def score_date(data: Prepared, asked: date | None, cfg: Config, force: bool = False) -> date:
+    """The date to score: the one asked for, else the last date in the data.
+
+    Refused before the first order, and (unless `force`) far past the data or after a year without orders.
+    """
     when = asked or data.last
     if when < data.first:
         raise InputError(
@@ -88,6 +94,9 @@ def score_date(data: Prepared, asked: date | None, cfg: Config) -> date:
             file=", ".join(Path(f.path).name for f in data.report.files),
             column=cfg.data.columns.timestamp,
         )
+    forced = checks.check_score_date(data.engine, when, data.last, cfg.time.horizon_days, force)
+    if forced:
+        warn(forced)
     return when
 
 
@@ -109,7 +118,7 @@ def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConf
     values = drift_step.psi(reference, features)
     for f, v in sorted(values.items(), key=lambda kv: -kv[1]):
         if v > cfg.drift_warn_psi:
-            info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
+            warn(f"drift {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
     if cfg.fail_on_drift is not None and values and max(values.values()) > cfg.fail_on_drift:
         worst = max(values, key=values.get)
         raise InputError(
@@ -135,14 +144,18 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
         attributes = data.engine.query(f"SELECT customer_id, {names} FROM customer_attributes")
     not_scored = data.report.customers - len(table)  # customers with no purchase on or before the date
-    return Scored(when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes)
+    actions = actions_outputs.build(data.engine.con, table, cfg, when, attributes)  # a bad filter fails here
+    return Scored(
+        when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes,
+        actions=actions, extras=customer_extras(feats),
+    )  # fmt: skip
 
 
-def score(cfg: Config, asked: date | None = None) -> ScoreResult:
+def score(cfg: Config, asked: date | None = None, force: bool = False) -> ScoreResult:
     """Score every customer with a purchase on or before the date (default: the last date in the data)."""
     with stage("load and clean transactions"):
         data = prepare_data(cfg.data, attributes=bool(cfg.output.export_attributes))
-    when = score_date(data, asked, cfg)
+    when = score_date(data, asked, cfg, force)
     with stage("load champion models"):
         champions = load_champions(cfg)
     with stage(f"score customers at {when}"):

@@ -39,13 +39,15 @@ class SegmentsResult:
     example: pd.DataFrame  # input rows for the registered model's signature
 
 
-def fit_segmenter(latest: pd.DataFrame, cfg: ClusterConfig, reference: Segmenter | None) -> tuple[Segmenter, Stability]:
+def fit_segmenter(
+    latest: pd.DataFrame, cfg: ClusterConfig, reference: Segmenter | None, progress=None
+) -> tuple[Segmenter, Stability]:
     """Fit k-means on the latest snapshot, inheriting ids from `reference` (the champion, if any)."""
     missing = [f for f in cfg.features if f not in latest]
     if missing:
         raise ValueError(f"segments.clusters.features names unknown features {missing}")
     seg = Segmenter(tuple(cfg.features), cfg.k_min, cfg.k_max, cfg.sample_size, cfg.min_share, cfg.random_state)
-    seg.fit(latest, reference=reference)
+    seg.fit(latest, reference=reference, progress=progress)
     moved = None
     if reference is not None and seg.matched_:
         moved = float(np.mean(reference.predict(latest) != seg.predict(latest)))
@@ -67,9 +69,9 @@ def profiles(latest: pd.DataFrame, validation: pd.DataFrame) -> dict[str, pd.Dat
 
 
 def segment_customers(
-    latest: pd.DataFrame, validation: pd.DataFrame, cfg: ClusterConfig, reference: Segmenter | None
+    latest: pd.DataFrame, validation: pd.DataFrame, cfg: ClusterConfig, reference: Segmenter | None, progress=None
 ) -> SegmentsResult:
     """Fit the segmenter on the latest customers and profile every scheme (both frames carry rule segments)."""
-    seg, stability = fit_segmenter(latest, cfg, reference)
+    seg, stability = fit_segmenter(latest, cfg, reference, progress)
     tables = profiles(with_clusters(latest, seg), with_clusters(validation, seg))
     return SegmentsResult(seg, stability, tables, latest[list(seg.features)])

@@ -31,9 +31,12 @@ from mlflow.tracking import MlflowClient
 from segment.config import TrackingConfig
 from segment.errors import InputError, ModelRegistryError
 from segment.pipeline import model_safety
+from segment.pipeline.model_env import model_pip_requirements
 from segment.pipeline.safe_input import redact
 
 CHAMPION = "champion"
+# MLflow 3.x UI: an experiment without this tag may open on GenAI traces; ours holds runs and models
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PROMOTION_TAG, PROMOTION_STATE_TAG = "segment_promotion", "segment_promotion_state"
 # set by `setup`: the artifact root models must be stored in, and the promotions a train collects until it ends
 _state: dict[str, Any] = {"artifact_root": None, "pending": []}
@@ -65,9 +68,13 @@ def setup(cfg: TrackingConfig) -> str:
         exp = mlflow.get_experiment_by_name(cfg.experiment)
         if exp is None:
             try:
-                return mlflow.create_experiment(cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri())
+                return mlflow.create_experiment(
+                    cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri(), tags=EXPERIMENT_KIND
+                )
             except MlflowException:  # created concurrently by another process
                 exp = mlflow.get_experiment_by_name(cfg.experiment)
+        if not set(EXPERIMENT_KIND) & set(exp.tags):  # created before the kind was set; a user's choice stays
+            MlflowClient().set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
         repair_store(exp.experiment_id)
         return exp.experiment_id
     except MlflowException as e:
@@ -213,6 +220,7 @@ def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, pre
         registered_model_name=name,
         serialization_format="skops",
         skops_trusted_types=trusted,
+        pip_requirements=model_pip_requirements(),  # inferring them costs ~18 s and lists dev tools
     )
 
 
@@ -322,3 +330,9 @@ def champion_version(name: str, uri: str) -> int | None:
         return champion(name, uri).version
     except ModelRegistryError:
         return None
+
+
+def train_run_of(run_id: str) -> str:
+    """The top-level run a model's run belongs to (its parent `train` run), or the run itself."""
+    tags = MlflowClient().get_run(run_id).data.tags
+    return tags.get("mlflow.parentRunId") or run_id

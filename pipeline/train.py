@@ -10,14 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from segment.config import Config
+import pandas as pd
+
+from segment.config import Config, ModelsConfig
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.clusters import Segmenter
+from segment.models.sampling import sample_customers
 from segment.models.training import TargetResult, fit_target
-from segment.pipeline import drift, record
+from segment.pipeline import checks, drift, record
 from segment.pipeline.prepare import Prepared, prepare_data
-from segment.pipeline.progress import stage
+from segment.pipeline.progress import meter, stage, warn
 from segment.pipeline.segmenting import SegmentsResult, segment_customers
 from segment.pipeline.snapshot import Snapshots, build_snapshots
 from segment.schema import CUTOFF, TARGETS
@@ -33,6 +36,7 @@ class TrainResult:
     segments: SegmentsResult
     fits: dict[str, TargetResult]
     drift_reference: dict[str, dict]  # what `score` compares the scored population against
+    warnings: tuple[str, ...] = ()  # about the data (short history, future dates): on stderr and in the report
 
     @property
     def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -40,28 +44,56 @@ class TrainResult:
         return {t: fit.metrics for t, fit in self.fits.items()}
 
 
+def bounded(labelled: pd.DataFrame, plan: SnapshotPlan, cfg: ModelsConfig) -> pd.DataFrame:
+    """The training cutoffs' rows cut to `max_training_rows` by whole customers; validation rows stay whole."""
+    is_train = labelled[CUTOFF].isin(plan.train)
+    kept = sample_customers(labelled[is_train], cfg.max_training_rows, cfg.lightgbm.random_state)
+    return pd.concat([kept, labelled[~is_train]], ignore_index=True)
+
+
+def data_warnings(data: Prepared, plan: SnapshotPlan) -> list[str]:
+    """A short history, few cutoffs, lines dated after today: said before the long work starts."""
+    found = checks.history_warnings(data.first, data.last, plan)
+    found += [w for w in [checks.future_warning(checks.future_lines(data.engine, checks.today()), checks.today())] if w]
+    for w in found:
+        warn(w)
+    return found
+
+
 def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> TrainResult:
     """Snapshots, segments and both models from prepared data; `reference` is the champion segmenter."""
     plan = plan_snapshots(data.first, data.last, cfg.time)
     validation = plan.validation[-1]
     cutoffs = [*plan.train, *plan.validation, data.last]
+    found = data_warnings(data, plan)
     with stage(f"features at {len(cutoffs)} cutoffs ({plan.train[0]} .. {data.last})"):
         snaps = build_snapshots(
             data.engine, cutoffs, labelled=cutoffs[:-1], segmented=[validation, data.last], time=cfg.time,
             segments=cfg.segments,
         )  # fmt: skip
-    with stage("k-means segments"):
+    with stage("k-means segments"), meter("k tried") as tried:
         segments = segment_customers(
             snaps.segmented[data.last].with_segments(), snaps.segmented[validation].with_segments(),
-            cfg.segments.clusters, reference,
+            cfg.segments.clusters, reference, tried,
         )  # fmt: skip
+    rows = bounded(snaps.labelled, plan, cfg.models)
     fits = {}
     for target in TARGETS:
         trials = cfg.models.search.trials
-        with stage(f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")):
-            fits[target] = fit_target(snaps.labelled, plan, target, cfg.models.lightgbm, search_cfg=cfg.models.search)
+        label = f"{target} model" + (f" (search: up to {trials} trials)" if trials else "")
+        with stage(label), meter(f"{target} trials") as done:
+            fits[target] = fit_target(
+                rows,
+                plan,
+                target,
+                cfg.models.lightgbm,
+                search_cfg=cfg.models.search,
+                progress=done,
+                bgnbd=cfg.models.bgnbd_baseline,
+            )
     reference_rows = snaps.labelled[snaps.labelled[CUTOFF] == validation]
-    return TrainResult(data, plan, snaps, segments, fits, drift.reference(reference_rows, fits[TARGETS[0]].features))
+    reference = drift.reference(reference_rows, fits[TARGETS[0]].features)
+    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found))
 
 
 def train(cfg: Config, config_path: Path) -> record.TrainRecord:
