@@ -145,7 +145,12 @@ def _read_error(path: Path, cfg: DataConfig, e: duckdb.Error) -> InputError:
         )
     if not parsable:
         return InputError("cannot be read as CSV with the configured data.csv options", file=str(path))
-    return csv_read_error(path, str(path), *csv_opts, text)
+    err = csv_read_error(path, str(path), *csv_opts, text)
+    try:  # a header read as one column is the likelier cause: say which delimiter the names hold
+        hint = hints.delimiter_hint(csv_header(path, *csv_opts, str(path)))
+    except InputError:
+        hint = ""
+    return InputError(err.problem + hint, file=str(path)) if hint else err
 
 
 def quote_ident(name: str) -> str:
