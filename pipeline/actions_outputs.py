@@ -91,6 +91,18 @@ def folder(root: Path, when: date) -> Path:
     return outputs.inside(root, "actions", f"score_date={when.isoformat()}")
 
 
+def write_into(frames: ActionFrames, staging: Path) -> None:
+    """The date's action files in `staging` (a folder staged by the caller, swapped in whole)."""
+    (staging / "audiences").mkdir(parents=True, exist_ok=True)
+    for name, df in frames.audiences.items():
+        df.to_csv(staging / "audiences" / f"{name}.csv", index=False)
+        _parquet(df, staging / "audiences" / f"{name}.parquet")
+    if frames.replenishment is not None:
+        frames.replenishment.to_csv(staging / "replenishment.csv", index=False)
+        _parquet(frames.replenishment, staging / "replenishment.parquet")
+        frames.intervals.to_csv(staging / "replenishment_intervals.csv", index=False)
+
+
 def write(frames: ActionFrames, root: Path, when: date) -> Path:
     """Stage the date's folder and swap it in whole (readers see the old or the new set, never a mix)."""
     final = folder(root, when)
@@ -98,14 +110,7 @@ def write(frames: ActionFrames, root: Path, when: date) -> Path:
     outputs._repair(final)
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
     try:
-        (staging / "audiences").mkdir(parents=True)
-        for name, df in frames.audiences.items():
-            df.to_csv(staging / "audiences" / f"{name}.csv", index=False)
-            _parquet(df, staging / "audiences" / f"{name}.parquet")
-        if frames.replenishment is not None:
-            frames.replenishment.to_csv(staging / "replenishment.csv", index=False)
-            _parquet(frames.replenishment, staging / "replenishment.parquet")
-            frames.intervals.to_csv(staging / "replenishment_intervals.csv", index=False)
+        write_into(frames, staging)
         outputs._pause_before_swap()
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
         if final.exists():

@@ -15,6 +15,10 @@ from segment.pipeline.load import SourceFile, quote_ident
 from segment.schema import LINE_COLUMNS
 
 CANONICAL = LINE_COLUMNS
+# |value| at or above this, NaN and infinity are not money: the line is dropped and counted (rule
+# `non_finite_or_huge_number`). Amounts are DECIMAL(18, 4), which holds less than 1e14; a trillion per line is
+# far past any real order and leaves room for sums.
+HUGE = 1e12
 # working columns of `clean_lines`: the first cleaning rule a line breaks (0: none), a hash of the line
 DROP_RULE, LINE_HASH = "drop_rule", "line_hash"
 
@@ -50,6 +54,11 @@ def _rules(cfg: DataConfig, cols: set[str]) -> list[tuple[str, str]]:
         rules.append(("missing_amount", "amount IS NULL"))
     else:
         rules.append(("missing_quantity_or_price", "quantity IS NULL OR unit_price IS NULL"))
+    numbers = [c for c in ("quantity", "unit_price", "amount", "discount") if c in cols]
+    if "amount" not in cols:
+        numbers.append("quantity * unit_price")
+    # NOT (abs(x) < HUGE) holds for NaN too (NaN compares above every number in DuckDB)
+    rules.append(("non_finite_or_huge_number", " OR ".join(f"NOT (abs({c}) < {HUGE:.0e})" for c in numbers)))
     if cfg.non_product_codes and "product_id" in cols:
         codes = ", ".join("'" + c.replace("'", "''") + "'" for c in cfg.non_product_codes)
         rules.append(("non_product_code", f"product_id IN ({codes})"))
@@ -82,7 +91,8 @@ def clean_lines(
     order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
     extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
     # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
-    money = f"CAST(round({amount}, 4) AS DECIMAL(18, 4)) AS amount"
+    # (dropped lines are written too, before the delete: a huge or NaN amount becomes NULL, not a cast error)
+    money = f"CAST(round(CASE WHEN abs({amount}) < {HUGE:.0e} THEN {amount} END, 4) AS DECIMAL(18, 4)) AS amount"
     select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
     # One pass over the source: every line is written with the number of the first rule that drops it (0:
     # kept; a CASE evaluates each column once) and its hash, so the counts and the duplicate search read

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from segment.config import Config, OutputConfig, TrackingConfig
 from segment.errors import ConfigError
+from segment.pipeline.safe_paths import check_output_root, sqlite_url
 
 
 def _resolve(path: str, base: Path) -> str:
@@ -26,7 +27,7 @@ def _resolve(path: str, base: Path) -> str:
 def _resolve_sqlite(uri: str, base: Path) -> str:
     prefix = "sqlite:///"
     if uri.startswith(prefix) and not uri.startswith(prefix + "/") and uri != prefix + ":memory:":
-        return prefix + _resolve(uri[len(prefix) :], base)
+        return sqlite_url(_resolve(uri[len(prefix) :], base))
     return uri
 
 
@@ -116,9 +117,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:
         raise ConfigError(f"config {path} must be a mapping of sections, got {type(raw).__name__}")
     raw = apply_overrides(raw, overrides or [])
     try:
-        return Config.model_validate(resolve_paths(raw, path.resolve().parent))
+        cfg = Config.model_validate(resolve_paths(raw, path.resolve().parent))
     except ValidationError as e:
         raise ConfigError(_format_validation(e, path)) from None
+    check_output_root(cfg.output, path.resolve().parent)
+    return cfg
 
 
 def flatten(cfg: BaseModel, prefix: str = "") -> dict[str, str]:

@@ -11,17 +11,22 @@ import codecs
 import difflib
 import glob
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
 from segment.pipeline import hints
+from segment.pipeline.safe_input import csv_header, csv_read_error, diagnose_csv, python_can_parse
 from segment.pipeline.sql_source import copy_query
+from segment.pipeline.zones import SUFFIX, abbreviation_sql
 from segment.schema import CUSTOMER_ID, NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
@@ -90,25 +95,62 @@ def _relation(con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig) -> du
         raise InputError("is empty (0 bytes): expected a header row and order lines", file=str(path))
     try:
         if _suffix(path) in PARQUET_SUFFIXES:
+            _check_parquet_names(path)
             return con.read_parquet(str(path))
         encoding = cfg.csv.encoding.lower()
         target = path if encoding in NATIVE_ENCODINGS else _utf8_copy(path, cfg.csv.encoding)
         if target is not path:
             encoding = "utf-8"
+        params = {"path": str(target), "delim": cfg.csv.delimiter, "quote": cfg.csv.quote, "enc": encoding}
+        if not python_can_parse(cfg.csv.delimiter, cfg.csv.quote):
+            return con.sql(
+                "SELECT * FROM read_csv($path, header = true, delim = $delim, quote = $quote, encoding = $enc, "
+                "all_varchar = true)",
+                params=params,
+            )
+        # the header as written (duplicates refused): the engine then checks every line against it, instead
+        # of guessing the columns from a sample, where one line with extra fields could become the header
+        header = csv_header(target, encoding, cfg.csv.delimiter, cfg.csv.quote, str(path))
         return con.sql(
             "SELECT * FROM read_csv($path, header = true, delim = $delim, quote = $quote, encoding = $enc, "
-            "all_varchar = true)",
-            params={"path": str(target), "delim": cfg.csv.delimiter, "quote": cfg.csv.quote, "enc": encoding},
+            "columns = $columns)",
+            params={**params, "columns": dict.fromkeys(header, "VARCHAR")},
         )
     except duckdb.Error as e:
-        text = str(e)
-        if "unicode" in text.lower() or "encod" in text.lower():
-            raise InputError(
-                f"cannot be decoded as {cfg.csv.encoding}: set data.csv.encoding to the file's encoding",
-                file=str(path),
-            ) from None
-        first = text.strip().splitlines()[0]
-        raise InputError(f"cannot be read: {first}", file=str(path)) from None
+        raise _read_error(path, cfg, e) from None
+
+
+def _check_parquet_names(path: Path) -> None:
+    """Duplicate column names are an error: DuckDB would rename the second silently (a -> a_1)."""
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, pa.ArrowException):
+        raise InputError("cannot be read as Parquet (damaged or not a Parquet file)", file=str(path)) from None
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise InputError(f"names column(s) {dupes} more than once: rename them", file=str(path))
+
+
+def _read_error(path: Path, cfg: DataConfig, e: duckdb.Error) -> InputError:
+    """The engine's error as ours: file, line, problem; never the line itself (DuckDB quotes it)."""
+    text = str(e)
+    decoding = "unicode" in text.lower() or ("encod" in text.lower() and "sniffing" not in text.lower())
+    if _suffix(path) in PARQUET_SUFFIXES:
+        return InputError("cannot be read as Parquet (damaged or not a Parquet file)", file=str(path))
+    csv_opts = (cfg.csv.encoding, cfg.csv.delimiter, cfg.csv.quote)
+    parsable = python_can_parse(cfg.csv.delimiter, cfg.csv.quote)
+    if decoding and not (parsable and diagnose_csv(path, *csv_opts)):  # a broken line is named before encoding
+        return InputError(
+            f"cannot be decoded as {cfg.csv.encoding}: set data.csv.encoding to the file's encoding", file=str(path)
+        )
+    if not parsable:
+        return InputError("cannot be read as CSV with the configured data.csv options", file=str(path))
+    err = csv_read_error(path, str(path), *csv_opts, text)
+    try:  # a header read as one column is the likelier cause: say which delimiter the names hold
+        hint = hints.delimiter_hint(csv_header(path, *csv_opts, str(path)))
+    except InputError:
+        hint = ""
+    return InputError(err.problem + hint, file=str(path)) if hint else err
 
 
 def quote_ident(name: str) -> str:
@@ -133,9 +175,11 @@ def _text_expr(col: str) -> str:
 def _customer_expr(src: str, dtype: str) -> str:
     col = quote_ident(src)
     if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
-        # keep exact integer text: 17850.0 -> '17850'
+        # keep exact integer text: 17850.0 -> '17850'; NaN and infinite ids are missing ids, not a cast error
+        finite = f"isfinite(CAST({col} AS DOUBLE))" if not dtype.startswith("DECIMAL") else "true"
         return (
-            f"CASE WHEN {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
+            f"CASE WHEN NOT {finite} THEN NULL "
+            f"WHEN abs({col}) < 1e30 AND {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
             f"ELSE CAST({col} AS VARCHAR) END"
         )
     return _text_expr(col)
@@ -155,8 +199,10 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
         return f"timezone('{z}', {parsed})" if "%z" in fmt or "%Z" in fmt else parsed
     # an offset after a time of day (a bare date's "-01" is not one)
     zoned = f"regexp_matches({text}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
+    named, converted = abbreviation_sql(text)  # "10:00 CET": from the documented table, or NULL (an error)
     return (
         f"CASE WHEN {zoned} THEN timezone('{z}', TRY_CAST({text} AS TIMESTAMPTZ)) "
+        f"WHEN {named} THEN timezone('{z}', {converted}) "
         f"ELSE TRY_CAST({text} AS TIMESTAMP) END"
     )
 
@@ -244,6 +290,11 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
                 if canon == "timestamp"
                 else hints.decimal_hint(examples, cfg.csv.decimal)
             )
+            if canon == "timestamp" and any(re.search(SUFFIX, str(e)) for e in examples):
+                hint = (
+                    " (a time-zone abbreviation that is not in the table of docs/loading.md, or an ambiguous one "
+                    "such as IST or CST: write the offset, e.g. +05:30)"
+                )
             raise InputError(f"{count} value(s) are not valid {kind}{hint}", file=name, column=src, examples=examples)
     return n
 
@@ -268,7 +319,12 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
             _check_same_mapped_columns(rel, name, cfg, first_columns)
         first_columns = first_columns or (name, set(rel.columns))
         exprs = _select_list(rel, name, cfg)
-        rows = _check_parse(rel, name, cfg, exprs)
+        try:  # the first full scan: a malformed line past the engine's sample surfaces here
+            rows = _check_parse(rel, name, cfg, exprs)
+        except duckdb.Error as e:
+            if info.format == "sql":
+                raise InputError("cannot be read", file=name) from None
+            raise _read_error(Path(name), cfg, e) from None
         infos.append(SourceFile(info.path, info.format, rows, info.bytes))
         alias = f"src{len(selects)}"
         rel.create_view(alias, replace=True)

@@ -16,6 +16,7 @@ from segment.features.engine import DuckDBEngine
 from segment.features.orders import build_orders
 from segment.pipeline.clean import DataReport, clean_lines, describe_orders
 from segment.pipeline.load import load_lines
+from segment.pipeline.safe_input import memory_setting
 
 MEMORY_ENV = "SEGMENT_DUCKDB_MEMORY"
 MIB = 2**20
@@ -44,7 +45,7 @@ def connect() -> duckdb.DuckDBPyConnection:
     con.execute("ATTACH ':memory:' AS work (COMPRESS)")
     con.execute("USE work")
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"SET memory_limit = '{os.environ.get(MEMORY_ENV) or f'{MIN_MEMORY_MIB}MiB'}'")
+    con.execute(f"SET memory_limit = '{memory_setting() or f'{MIN_MEMORY_MIB}MiB'}'")
     con.execute(f"SET temp_directory = '{spill}'")
     return con
 

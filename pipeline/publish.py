@@ -1,7 +1,8 @@
 """Publish a score date: the Parquet partitions, the database rows, the exports and the HTML summary.
 
-Everything is written under the date's lock. The writers in `outputs.py` each replace their part whole (temporary name,
-then rename; one database transaction), so a reader sees the previous or the new state of each part.
+One commit for all of them (and the actions folder) under the date's lock (`outputs.publication`): everything
+is staged and checked, then the database commits and the files are renamed in, or nothing visible changes
+(docs/scoring.md).
 """
 
 from __future__ import annotations
@@ -32,25 +33,25 @@ class Published:
 
 
 def database_url(cfg: OutputConfig) -> str:
-    """The configured URL, or a SQLite file next to the Parquet dataset."""
-    return cfg.database_url or f"sqlite:///{Path(cfg.root) / 'segments.db'}"
+    """The configured URL, or a SQLite file next to the Parquet dataset (built by SQLAlchemy)."""
+    return outputs.database_url(cfg)
 
 
 def publish(scored: Scored, cfg: Config) -> Published:
-    """Write every output of `scored` under the lock of (output root, score date)."""
-    root, when, out = Path(cfg.output.root), scored.score_date, cfg.output
-    url = database_url(out)
-    with outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
-        previous = outputs.previous_partition(root / "segment_table", when)
-        path = outputs.write_partition(scored.table, outputs.inside(root, "segment_table"), when)
-        outputs.write_partition(scored.summary, outputs.inside(root, "segment_summary"), when)
-        outputs.write_database({out.table: scored.table, out.summary_table: scored.summary}, url, when, out.db_schema)
-        exports = None
+    """Write every output of `scored` in one commit under the lock of (output root, score date)."""
+    when, out = scored.score_date, cfg.output
+    exports = None
+    with outputs.publication(out, when, cfg.scoring.lock_timeout_seconds) as pub:
+        previous = pub.previous()
+        path = pub.stage_partition("segment_table", scored.table)
+        pub.stage_partition("segment_summary", scored.summary)
         if out.exports:
             rows = export_rows(scored.table, scored.extras)
             moved = {MOVED_FILE: moved_to_at_risk(rows, previous[1] if previous else None)}
-            exports = outputs.write_exports(rows, scored.attributes, root, when, lists=moved)
-        actions_outputs.write(scored.actions, root, when)
+            exports = pub.stage_exports(rows, scored.attributes, lists=moved)
+        pub.stage_folder(
+            lambda staging: actions_outputs.write_into(scored.actions, staging), "actions", f"score_date={when}"
+        )
         html = score_summary(
             scored.table,
             when,
@@ -60,5 +61,6 @@ def publish(scored: Scored, cfg: Config) -> Published:
             not_scored=scored.not_scored,
             extra=[scored.actions.section()],
         )
-        summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
-    return Published(path, url, summary, exports, html, scored.actions.counts())
+        summary = pub.stage_text(html, "reports", f"score-{when}.html")
+        pub.stage_rows({out.table: scored.table, out.summary_table: scored.summary})
+    return Published(path, database_url(out), summary, exports, html, scored.actions.counts())

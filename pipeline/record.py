@@ -26,7 +26,7 @@ from segment.models.training import TargetResult
 from segment.pipeline import plots, tracking
 from segment.pipeline.config_file import flatten
 from segment.pipeline.outputs import write_text
-from segment.pipeline.progress import stage
+from segment.pipeline.progress import info, stage
 from segment.pipeline.reports import train_report
 from segment.pipeline.segmenting import SegmentsResult
 from segment.schema import SEGMENTER, registered_name
@@ -54,7 +54,11 @@ def champion_segmenter(cfg: TrackingConfig) -> Segmenter | None:
         ref = tracking.champion(registered_name(cfg.model_prefix, SEGMENTER), tracking.tracking_uri(cfg))
     except ModelRegistryError:
         return None
-    model = tracking.load_sklearn(ref)
+    try:
+        model = tracking.load_sklearn(ref)
+    except ModelRegistryError as e:  # unverifiable (no checksum, changed, outside the artifact root): not used
+        info(f"[yellow]warning:[/yellow] the champion segmenter is not used to match cluster ids: {e}")
+        return None
     return model if hasattr(model, "centroids_raw_") else None  # fitted before stable ids existed
 
 
@@ -69,8 +73,11 @@ def challenge(fit: TargetResult, cfg: Config) -> tuple[bool, str]:
     except ModelRegistryError:
         ref = None
     if ref is not None:
-        model, version = tracking.load_pyfunc(ref), ref.version
-        if set(tracking.input_names(model)) <= set(fit.X_val.columns):
+        try:
+            model, version = tracking.load_pyfunc(ref), ref.version
+        except ModelRegistryError:  # a champion that cannot be loaded safely cannot defend its place
+            model = None
+        if model is not None and set(tracking.input_names(model)) <= set(fit.X_val.columns):
             old = tracking.predict_positive(model, fit.X_val, fit.target)
     verdict = decide(fit.y_val, fit.scores["model"], old, fit.scores, cfg.models.gate)
     head = verdict.verdict if verdict.promote else f"champion v{version} kept"
@@ -190,6 +197,7 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
         )  # fmt: skip
         tracking.log_text(html, "report.html")
         path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)
+    tracking.promote_pending(run_id)  # every champion alias of this train moves now, together, after it succeeded
     return TrainRecord(run_id, versions, decisions, path, result)
 
 

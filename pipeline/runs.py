@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segment.config import TrackingConfig
-from segment.pipeline import tracking
+from segment.pipeline import model_safety, tracking
 from segment.schema import TARGETS, registered_name
 
 METRICS = ("roc_auc", "pr_auc", "brier")
@@ -28,7 +28,7 @@ def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
         row = {
             "run": r.run_id[:8],
             "started": pd.Timestamp(r.start_time_ms, unit="ms").strftime("%Y-%m-%d %H:%M"),
-            "status": r.status.lower(),
+            "status": r.status.lower() + (" (process died)" if r.tags.get(model_safety.DIED_TAG) else ""),
             "data": r.tags.get("data_fingerprint", "")[:8],
             "k": r.tags.get("k", ""),
         }

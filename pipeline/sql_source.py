@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from segment.config import SqlSource
 from segment.errors import InputError
+from segment.pipeline.safe_input import redact
 
 
 def _text(value: object) -> str | None:
@@ -42,7 +43,7 @@ def copy_query(con: duckdb.DuckDBPyConnection, cfg: SqlSource, table: str) -> tu
     try:
         engine = sa.create_engine(cfg.url)
     except (sa.exc.ArgumentError, ImportError) as e:
-        raise InputError(f"cannot use the database URL: {e}", file=label) from None
+        raise InputError(f"cannot use the database URL: {redact(str(e))}", file=label) from None
     rows = 0
     try:
         with engine.connect() as conn:
@@ -55,9 +56,10 @@ def copy_query(con: duckdb.DuckDBPyConnection, cfg: SqlSource, table: str) -> tu
                 con.execute(f"INSERT INTO {table} SELECT * FROM sql_chunk")
                 con.unregister("sql_chunk")
                 rows += len(part)
-    except sa.exc.SQLAlchemyError as e:
-        first = str(getattr(e, "orig", e) or e).strip().splitlines()[0]
-        raise InputError(f"the query failed: {first}", file=label) from None
+    except sa.exc.SQLAlchemyError as e:  # driver messages may quote values: the kind and a redacted first line
+        kind = type(getattr(e, "orig", None) or e).__name__
+        first = redact(str(getattr(e, "orig", e) or e))
+        raise InputError(f"the query failed ({kind}): {first} (values hidden)", file=label) from None
     finally:
         engine.dispose()
     if rows == 0:

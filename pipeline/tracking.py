@@ -30,11 +30,16 @@ from mlflow.tracking import MlflowClient
 
 from segment.config import TrackingConfig
 from segment.errors import InputError, ModelRegistryError
+from segment.pipeline import model_safety
 from segment.pipeline.model_env import model_pip_requirements
+from segment.pipeline.safe_input import redact
 
 CHAMPION = "champion"
 # MLflow 3.x UI: an experiment without this tag may open on GenAI traces; ours holds runs and models
 EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+PROMOTION_TAG, PROMOTION_STATE_TAG = "segment_promotion", "segment_promotion_state"
+# set by `setup`: the artifact root models must be stored in, and the promotions a train collects until it ends
+_state: dict[str, Any] = {"artifact_root": None, "pending": []}
 
 
 def configure_logging(verbose: bool) -> None:
@@ -58,25 +63,40 @@ def setup(cfg: TrackingConfig) -> str:
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    _state["artifact_root"], _state["pending"] = Path(cfg.artifact_root), []
     try:
         exp = mlflow.get_experiment_by_name(cfg.experiment)
-        if exp is not None:
-            if not set(EXPERIMENT_KIND) & set(exp.tags):  # created before the kind was set; a user's choice stays
-                MlflowClient().set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
-            return exp.experiment_id
-        try:
-            return mlflow.create_experiment(
-                cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri(), tags=EXPERIMENT_KIND
-            )
-        except MlflowException:  # created concurrently by another process
-            return mlflow.get_experiment_by_name(cfg.experiment).experiment_id
+        if exp is None:
+            try:
+                return mlflow.create_experiment(
+                    cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri(), tags=EXPERIMENT_KIND
+                )
+            except MlflowException:  # created concurrently by another process
+                exp = mlflow.get_experiment_by_name(cfg.experiment)
+        if not set(EXPERIMENT_KIND) & set(exp.tags):  # created before the kind was set; a user's choice stays
+            MlflowClient().set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
+        repair_store(exp.experiment_id)
+        return exp.experiment_id
     except MlflowException as e:
         raise ModelRegistryError(f"cannot reach the MLflow tracking store at {uri}: {e.message}") from None
+
+
+def repair_store(experiment_id: str) -> None:
+    """Mark runs whose process died as FAILED and finish promotions a crash interrupted (on every open)."""
+    client = MlflowClient()
+    for r in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'", max_results=1000):
+        if model_safety.process_died(dict(r.data.tags)):
+            client.set_tag(r.info.run_id, model_safety.DIED_TAG, "process died")
+            client.set_terminated(r.info.run_id, status="FAILED")
+    pending = client.search_runs([experiment_id], filter_string=f"tags.{PROMOTION_STATE_TAG} = 'pending'")
+    for r in pending:  # the train finished and decided; the crash came while its aliases moved
+        _move_aliases(client, r.info.run_id, json.loads(r.data.tags[PROMOTION_TAG]))
 
 
 @contextlib.contextmanager
 def run(experiment_id: str, name: str, *, nested: bool = False, tags: dict[str, str] | None = None) -> Iterator[str]:
     """Open a run; a failure closes it as FAILED. Yields the run id."""
+    tags = {**(tags or {}), **model_safety.process_tags()}  # who runs it: a run whose process died is marked FAILED
     with mlflow.start_run(experiment_id=experiment_id, run_name=name, nested=nested, tags=tags) as active:
         yield active.info.run_id
 
@@ -160,9 +180,34 @@ def log_and_register(
     with contextlib.redirect_stderr(io.StringIO()) if quiet else contextlib.nullcontext():
         info = _log_model(model, name, signature, example, predict_fn, trusted)
     version = int(info.registered_model_version)
-    if set_champion:
-        MlflowClient().set_registered_model_alias(name, CHAMPION, str(version))
+    client = MlflowClient()
+    folder = model_safety.local_path(client.get_model_version_download_uri(name, str(version)))
+    for tag, value in model_safety.checksum_tags(folder).items():  # verified before every load
+        client.set_model_version_tag(name, str(version), tag, value)
+    if set_champion:  # moved with the others at the end of a successful train (`promote_pending`)
+        _state["pending"].append({"name": name, "version": str(version)})
     return RegisteredModel(name, version, mlflow.active_run().info.run_id)
+
+
+def promote_pending(run_id: str) -> None:
+    """Move the champion aliases of every model this train decided to promote, together, after it succeeded.
+
+    The list is written to the run first (state `pending`); a crash while the aliases move is finished the
+    next time the store is opened (`repair_store`), so scoring never mixes a half-promoted train for long.
+    """
+    pending, _state["pending"] = _state["pending"], []
+    if not pending:
+        return
+    client = MlflowClient()
+    client.set_tag(run_id, PROMOTION_TAG, json.dumps(pending))
+    client.set_tag(run_id, PROMOTION_STATE_TAG, "pending")
+    _move_aliases(client, run_id, pending)
+
+
+def _move_aliases(client: MlflowClient, run_id: str, promotions: list[dict[str, str]]) -> None:
+    for p in promotions:
+        client.set_registered_model_alias(p["name"], CHAMPION, p["version"])
+    client.set_tag(run_id, PROMOTION_STATE_TAG, "done")
 
 
 def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, predict_fn: str, trusted: list[str]):
@@ -193,14 +238,29 @@ def champion(name: str, uri: str) -> RegisteredModel:
     return RegisteredModel(name, int(mv.version), mv.run_id)
 
 
+def verified_folder(ref: RegisteredModel) -> str:
+    """The registered version's folder, checked before any deserialisation (model_safety.verify_model_folder)."""
+    if _state["artifact_root"] is None:
+        raise ModelRegistryError("the tracking store is not set up (tracking.setup) before loading a model")
+    client = MlflowClient()
+    label = f"{ref.name!r} v{ref.version}"
+    try:
+        uri = client.get_model_version_download_uri(ref.name, str(ref.version))
+        tags = dict(client.get_model_version(ref.name, str(ref.version)).tags)
+    except MlflowException as e:
+        raise ModelRegistryError(f"cannot read model {label} from the registry: {e.message}") from None
+    folder = model_safety.local_path(uri)
+    return str(model_safety.verify_model_folder(folder, _state["artifact_root"], tags, label))
+
+
 def load_pyfunc(ref: RegisteredModel) -> Any:
-    """Load a registered version as pyfunc (signature-enforcing)."""
-    return mlflow.pyfunc.load_model(f"models:/{ref.name}/{ref.version}")
+    """Load a registered version as pyfunc (signature-enforcing), from its verified folder."""
+    return mlflow.pyfunc.load_model(verified_folder(ref))
 
 
 def load_sklearn(ref: RegisteredModel) -> Any:
-    """Load a registered version as the original scikit-learn object."""
-    return mlflow.sklearn.load_model(f"models:/{ref.name}/{ref.version}")
+    """Load a registered version as the original scikit-learn object, from its verified folder."""
+    return mlflow.sklearn.load_model(verified_folder(ref))
 
 
 def load_run_json(run_id: str, artifact_file: str) -> Any | None:
@@ -231,7 +291,7 @@ def predict_positive(model: Any, features: pd.DataFrame, name: str) -> np.ndarra
     try:
         out = np.asarray(model.predict(features[cols]))
     except MlflowException as e:
-        first = str(e.message).strip().splitlines()[0][:300]
+        first = redact(str(e.message))  # MLflow's message can quote input rows
         raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
     if out.ndim != 2 or out.shape[1] != 2:
         raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")

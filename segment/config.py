@@ -8,6 +8,7 @@ to a default). Reading YAML, resolving relative paths and `--set` overrides live
 from __future__ import annotations
 
 import itertools
+import posixpath
 import re
 import zoneinfo
 from datetime import date
@@ -399,10 +400,44 @@ class ScoringConfig(Strict):
         return v
 
 
+# Folders an output root may never be in (or be): scoring writes and deletes files under its root.
+SYSTEM_FOLDERS = (
+    "/etc", "/usr", "/bin", "/sbin", "/boot", "/dev", "/proc", "/sys", "/lib", "/lib32", "/lib64", "/libx32",
+    "/var/lib", "/var/log", "/var/run", "/var/spool", "/var/cache", "/var/mail", "/run", "/root", "/snap",
+)  # fmt: skip
+# Shared top-level folders an output root may be inside but never be.
+TOP_FOLDERS = ("/", "/home", "/tmp", "/var", "/mnt", "/media", "/srv", "/opt")
+
+
+def unsafe_output_folder(path: str) -> str | None:
+    """Why `path` (absolute) cannot hold outputs: the root, a shared top folder or a system folder; else None.
+
+    Lexical (no I/O): `..` parts are folded first, so `/srv/x/../../etc` is `/etc`. Symlinks are checked
+    where the config file is read (`segment.pipeline.safe_paths`).
+    """
+    norm = posixpath.normpath(path)
+    if norm.startswith("//"):
+        norm = "/" + norm.lstrip("/")
+    if not posixpath.isabs(norm):
+        return None
+    if norm in TOP_FOLDERS:
+        return f"{norm} is a shared top-level folder"
+    hit = next((f for f in SYSTEM_FOLDERS if norm == f or norm.startswith(f + "/")), None)
+    return f"{norm} is inside the system folder {hit}" if hit else None
+
+
 class OutputConfig(Strict):
     """Where the segment table is written."""
 
-    root: str = Field("output", description="folder of the Parquet dataset and reports")
+    root: str = Field(
+        "output",
+        description="folder of the Parquet dataset and reports: inside the project (the config's project folder) "
+        "or under one of `allowed_roots`; never `/` or a system folder",
+    )
+    allowed_roots: list[str] = Field(
+        default_factory=list,
+        description="absolute folders outside the project that `root` may be in (e.g. `/srv/segment`)",
+    )
     database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite segments.db under root")
     table: str = Field("segment_table", pattern=IDENTIFIER, description="database table")
     summary_table: str = Field("segment_summary", pattern=IDENTIFIER, description="database table of the summary")
@@ -412,6 +447,31 @@ class OutputConfig(Strict):
         default_factory=list,
         description="customer attributes (names from data.customer_attributes, e.g. email) added to the CSVs",
     )
+
+    @field_validator("root")
+    @classmethod
+    def _safe_root(cls, v: str) -> str:
+        why = unsafe_output_folder(v)
+        if why:
+            raise ValueError(f"output root {v!r} is not allowed: {why}")
+        return v
+
+    @field_validator("allowed_roots")
+    @classmethod
+    def _safe_allowed(cls, v: list[str]) -> list[str]:
+        for folder in v:
+            if not posixpath.isabs(folder):
+                raise ValueError(f"allowed root {folder!r} must be an absolute path")
+            why = unsafe_output_folder(folder)
+            if why:
+                raise ValueError(f"allowed root {folder!r} is not allowed: {why}")
+        return v
+
+    @model_validator(mode="after")
+    def _two_tables(self) -> OutputConfig:
+        if self.table.lower() == self.summary_table.lower():
+            raise ValueError(f"output.summary_table must differ from output.table (both {self.table!r})")
+        return self
 
 
 AUDIENCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # audience and campaign names: also file names

@@ -264,6 +264,7 @@ def test_odd_but_valid_data_loads_and_is_counted(tmp_path):
         "missing_customer_id": 1,
         "missing_timestamp": 0,
         "missing_quantity_or_price": 0,
+        "non_finite_or_huge_number": 0,
         "non_product_code": 1,
         "non_positive_price": 1,
         "duplicate_line": 3,
