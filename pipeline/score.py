@@ -17,7 +17,7 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError
-from segment.pipeline import actions_outputs, checks, outputs, record, tracking
+from segment.pipeline import actions_outputs, checks, publication, record, tracking
 from segment.pipeline import drift as drift_step
 from segment.pipeline.clean import DataReport
 from segment.pipeline.exports import customer_extras
@@ -162,6 +162,6 @@ def score(cfg: Config, asked: date | None = None, force: bool = False) -> ScoreR
         scored = score_customers(data, when, cfg, champions)
     with stage("write outputs"):
         published = publish(scored, cfg)
-    with outputs.best_effort("MLflow logging of the score run"):  # published: a failing store only warns
+    with publication.best_effort("MLflow logging of the score run"):  # published: a failing store only warns
         record.record_score(scored, cfg, published.html)
     return ScoreResult(scored, published)
