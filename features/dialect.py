@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 
 import sqlglot
 from sqlglot import exp
@@ -369,8 +370,8 @@ def _literal(value: object) -> exp.Expression:
         return exp.null()
     if isinstance(value, bool):
         return exp.Boolean(this=value)
-    if isinstance(value, int | float):
-        return exp.Literal.number(value)
+    if isinstance(value, int | float | Decimal):
+        return exp.Literal.number(str(value))
     if isinstance(value, datetime):
         return exp.Cast(this=exp.Literal.string(value.isoformat(sep=" ")), to=exp.DataType.build("TIMESTAMP"))
     if isinstance(value, date):
