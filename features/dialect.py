@@ -48,7 +48,7 @@ def _double(e: exp.Expression) -> exp.Expression:
 
 
 def rule_string_functions(node: exp.Expression, _: Schema) -> exp.Expression:
-    """strlen -> octet_length (bytes), prefix/suffix -> startswith/endswith: SQLGlot keeps DuckDB's names."""
+    """String functions SQLGlot leaves as they are: strlen -> octet_length, prefix/suffix -> startswith/endswith."""
     if isinstance(node, exp.Anonymous):
         name = node.name.lower()
         new = {"strlen": "octet_length", "prefix": "startswith", "suffix": "endswith"}.get(name)
@@ -86,7 +86,7 @@ def rule_timezone(node: exp.Expression, _: Schema) -> exp.Expression:
 
 
 def rule_day_of_week(node: exp.Expression, _: Schema) -> exp.Expression:
-    """dayofweek / EXTRACT(dow): DuckDB counts 0 = Sunday .. 6, Spark 1 = Sunday .. 7; SQLGlot keeps the name.
+    """Day of week: DuckDB counts 0 = Sunday .. 6, Spark 1 = Sunday .. 7; SQLGlot keeps `dayofweek` as it is.
 
     Silently wrong without this rule: `dayofweek(ts) IN (0, 6)` is Sunday or Saturday on DuckDB, Saturday
     only on Spark.
@@ -145,7 +145,7 @@ def rule_epoch(node: exp.Expression, _: Schema) -> exp.Expression:
 
 
 def rule_double_division(node: exp.Expression, _: Schema) -> exp.Expression:
-    """a / b -> CAST(a AS DOUBLE) / CAST(b AS DOUBLE); avg(x) -> avg(CAST(x AS DOUBLE)).
+    """Division and avg in DOUBLE: a / b -> CAST(a AS DOUBLE) / CAST(b AS DOUBLE), avg(x) -> avg(CAST(x AS DOUBLE)).
 
     DuckDB's `/` and avg() return DOUBLE for integers and DECIMALs alike; Spark keeps DECIMAL arithmetic and
     rounds it to a fixed scale (avg of 1.0, 0.0, 0.0 is 0.33333 on Spark), silently off by more than 1e-9.
@@ -271,8 +271,11 @@ def rule_update_from(stmt: exp.Expression, schema: Schema) -> exp.Expression:
 
 
 def rule_create(stmt: exp.Expression, _: Schema) -> exp.Expression:
-    """CREATE VIEW -> CREATE TEMPORARY VIEW (a Spark view over session relations must be temporary); a TEMP
-    TABLE stays a TABLE, which the engine materialises (SQLGlot would make it a lazy view)."""
+    """CREATE VIEW -> CREATE TEMPORARY VIEW; CREATE TEMP TABLE -> CREATE TABLE.
+
+    A Spark view over session relations must be temporary; a TEMP TABLE stays a TABLE, which the engine
+    materialises (SQLGlot would make it a lazy view).
+    """
     if isinstance(stmt, exp.Create):
         kind = str(stmt.args.get("kind", "")).upper()
         props = stmt.args.get("properties")
@@ -287,24 +290,23 @@ def rule_create(stmt: exp.Expression, _: Schema) -> exp.Expression:
     return stmt
 
 
+def _union_branches(node: exp.Expression) -> list[exp.Select]:
+    if isinstance(node, exp.Union) and node.args.get("by_name"):
+        return [*_union_branches(node.this), *_union_branches(node.expression)]
+    if isinstance(node, exp.Select):
+        return [node]
+    raise UnsupportedSQL(f"UNION BY NAME of a non-SELECT: {node.sql('duckdb')[:80]}")
+
+
 def rule_union_by_name(stmt: exp.Expression, _: Schema) -> exp.Expression:
-    """A UNION [ALL] BY NAME of SELECTs with named columns -> a positional UNION, each side's columns put in the
-    first side's order (a column a side lacks is NULL there). Spark SQL has no BY NAME."""
+    """UNION [ALL] BY NAME of SELECTs with named columns -> a positional UNION (Spark SQL has no BY NAME).
+
+    Each side's columns are put in the order of first appearance; a column a side lacks is NULL there.
+    """
     for union in list(stmt.find_all(exp.Union)):
         if not union.args.get("by_name"):
             continue
-        branches: list[exp.Select] = []
-
-        def collect(node: exp.Expression) -> None:
-            if isinstance(node, exp.Union) and node.args.get("by_name"):
-                collect(node.this)
-                collect(node.expression)
-            elif isinstance(node, exp.Select):
-                branches.append(node)
-            else:
-                raise UnsupportedSQL(f"UNION BY NAME of a non-SELECT: {node.sql('duckdb')[:80]}")
-
-        collect(union)
+        branches = _union_branches(union)
         names: list[str] = []
         for b in branches:
             for e in b.expressions:
@@ -328,7 +330,7 @@ def rule_union_by_name(stmt: exp.Expression, _: Schema) -> exp.Expression:
 
 
 def rule_rowid(stmt: exp.Expression, _: Schema) -> exp.Expression:
-    """rowid -> `__rowid` of the engine's `<table>__rowid` relation, in each SELECT reading one table."""
+    """DuckDB's rowid -> `__rowid` of the engine's `<table>__rowid` relation, in each SELECT reading one table."""
     for select in list(stmt.find_all(exp.Select)):
         refs = [
             c
@@ -342,8 +344,13 @@ def rule_rowid(stmt: exp.Expression, _: Schema) -> exp.Expression:
             raise UnsupportedSQL("rowid is translated only in a SELECT (or DELETE) reading one table")
         table = from_.this
         name = table.name
-        from_.set("this", exp.Table(this=exp.to_identifier(rowid_relation(name)), alias=exp.TableAlias(
-            this=exp.to_identifier(table.alias_or_name))))
+        from_.set(
+            "this",
+            exp.Table(
+                this=exp.to_identifier(rowid_relation(name)),
+                alias=exp.TableAlias(this=exp.to_identifier(table.alias_or_name)),
+            ),
+        )
         for c in refs:
             c.replace(exp.column(ROWID))
         if any(isinstance(e, exp.Star) for e in select.expressions):
@@ -406,6 +413,8 @@ def translate(sql: str, schema: Schema | None = None, params: Sequence[object] =
 
 
 def to_spark(sql: str, schema: Schema | None = None, params: Sequence[object] = ()) -> str:
-    """Spark SQL with the meaning of the DuckDB statement `sql`; `schema` gives table -> columns where needed,
-    `params` the values of its `?` placeholders."""
+    """Spark SQL with the meaning of the DuckDB statement `sql`.
+
+    `schema` gives table -> columns where a rule needs them, `params` the values of the `?` placeholders.
+    """
     return translate(sql, schema, params).sql("spark")

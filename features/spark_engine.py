@@ -1,8 +1,9 @@
 """The engine protocol on Apache Spark: DuckDB-dialect SQL in, translated by `dialect.to_spark`, pandas out.
 
 Tables are session-scoped: `create_table` runs the query, numbers its rows (`__rowid`, for DuckDB's `rowid`),
-checkpoints the result on the executors (so the numbers and the content never change when Spark recomputes)
-and registers it as a temporary view, plus `<name>__rowid` with the row numbers. Nothing is written to a
+checkpoints the result on the executors (so the numbers and the content never change when Spark recomputes;
+lazily: the first query that reads the table computes and keeps it, which saves one job per table) and
+registers it as a temporary view, plus `<name>__rowid` with the row numbers. Nothing is written to a
 metastore or a warehouse folder, as nothing is in DuckDB's in-memory database.
 
 pyspark is imported only here and only when an engine is made: the default DuckDB path never needs it.
@@ -16,10 +17,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from segment.features.dialect import ROWID, rowid_relation, translate
 from sqlglot import exp
 
 from segment.errors import ConfigError
-from segment.features.dialect import ROWID, rowid_relation, translate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -92,9 +93,10 @@ def to_pandas(df: DataFrame) -> pd.DataFrame:
     from pyspark.sql import functions as F
     from pyspark.sql.types import DecimalType
 
+    cols = [F.col(f"`{f.name}`") for f in df.schema.fields]
     cols = [
-        F.col(f"`{f.name}`").cast("double").alias(f.name) if isinstance(f.dataType, DecimalType) else F.col(f"`{f.name}`")
-        for f in df.schema.fields
+        c.cast("double").alias(f.name) if isinstance(f.dataType, DecimalType) else c
+        for c, f in zip(cols, df.schema.fields, strict=True)
     ]
     return df.select(*cols).toPandas()
 
@@ -143,7 +145,7 @@ class SparkEngine:
 
         if ROWID in df.columns:
             df = df.drop(ROWID)
-        stored = df.withColumn(ROWID, F.monotonically_increasing_id()).localCheckpoint(eager=True)
+        stored = df.withColumn(ROWID, F.monotonically_increasing_id()).localCheckpoint(eager=False)
         stored.createOrReplaceTempView(rowid_relation(name))
         stored.drop(ROWID).createOrReplaceTempView(name)
 
@@ -194,13 +196,17 @@ class SparkConnection:
         self.engine = engine
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> _Result:
+        """Run one DuckDB statement (with `?` parameters) on Spark."""
         return _Result(self.engine.execute(sql, parameters or ()))
 
     def table(self, name: str) -> _Relation:
+        """The relation `name`: only its `columns` are used."""
         return _Relation(self.engine.columns(name))
 
     def register(self, name: str, frame: pd.DataFrame) -> None:
+        """A pandas frame as the relation `name`."""
         self.engine.register(name, frame)
 
     def unregister(self, name: str) -> None:
+        """Drop the relation `name`."""
         self.engine.unregister(name)

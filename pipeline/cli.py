@@ -76,11 +76,11 @@ def _report_table(report) -> Table:
 @app.command()
 def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
     """Load and clean the data, print the data report; write nothing."""
-    from segment.pipeline.prepare import connect, prepare
+    from segment.pipeline.engines import prepare_for
 
     cfg = _load(config, set_, quiet)
     with stage("load and clean transactions"):
-        report = prepare(connect(), cfg.data)
+        _, report = prepare_for(cfg)
     out.print(_report_table(report))
 
 
@@ -95,14 +95,13 @@ def features(
     """Write the customer feature table at one cutoff: one row per customer."""
     import pyarrow as pa
     from segment.features.customer import customer_features
+    from segment.pipeline.engines import prepare_for
     from segment.pipeline.outputs import atomic_write_parquet
-    from segment.pipeline.prepare import connect, prepare
 
     cfg = _load(config, set_, quiet)
     when = _date(cutoff, "--cutoff")
-    con = connect()
     with stage("load and clean transactions"):
-        prepare(con, cfg.data)
+        con, _ = prepare_for(cfg)
     with stage(f"features at {when}"):
         df = customer_features(con, [when], horizon_days=cfg.time.horizon_days).drop(columns="cutoff")
     atomic_write_parquet(pa.Table.from_pandas(df, preserve_index=False), out_path)

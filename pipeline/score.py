@@ -21,7 +21,8 @@ from segment.models.segments import rule_based_segments
 from segment.pipeline import outputs, tracking
 from segment.pipeline.clean import DataReport
 from segment.pipeline.drift import psi
-from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.engines import prepare_for
+from segment.pipeline.prepare import data_span
 from segment.pipeline.progress import info, stage
 from segment.pipeline.reports import score_summary
 from segment.pipeline.table import segment_summary, segment_table
@@ -98,9 +99,8 @@ def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> d
 
 def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
     """Score every customer with a purchase on or before `score_date` (default: last date in the data)."""
-    con = connect()
     with stage("load and clean transactions"):
-        report = prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
+        con, report = prepare_for(cfg, attributes=bool(cfg.output.export_attributes))  # DuckDB, or Spark
     first, last = data_span(con)
     when = score_date or last
     if when < first:

@@ -127,7 +127,8 @@ def _check_parse(engine: SparkEngine, view: str, name: str, cfg: DataConfig, rel
             sql = f"SELECT {src} FROM {view} WHERE {src} IS NOT NULL AND {exprs[canon]} IS NULL LIMIT 5"
             examples = [r[0] for r in engine.execute(sql).collect()]
             kind = "timestamps" if canon == "timestamp" else "numbers"
-            raise InputError(f"{count} value(s) are not valid {kind}", file=name, column=mapped[canon], examples=examples)
+            message = f"{count} value(s) are not valid {kind}"
+            raise InputError(message, file=name, column=mapped[canon], examples=examples)
     return n
 
 
@@ -176,4 +177,3 @@ def prepare(engine: SparkEngine, cfg: DataConfig, *, attributes: bool = False) -
     engine.unregister("raw_lines")
     build_orders(con, lines="lines", table="orders")
     return describe_orders(con, report, lines="lines", orders="orders")
-

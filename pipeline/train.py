@@ -20,8 +20,9 @@ from segment.models.training import LABEL_COLUMNS, TargetResult, fit_target
 from segment.pipeline import drift, plots, segmenting, tracking
 from segment.pipeline.clean import DataReport
 from segment.pipeline.config_file import flatten
+from segment.pipeline.engines import prepare_for
 from segment.pipeline.outputs import write_text
-from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.prepare import data_span
 from segment.pipeline.progress import stage
 from segment.pipeline.reports import train_report
 
@@ -118,9 +119,8 @@ def _log_target(
 def train(cfg: Config, config_path: Path) -> TrainResult:
     """Run the whole training pipeline and log it as one parent MLflow run with nested stage runs."""
     search.ensure_available(cfg.models.search)  # before any long work
-    con = connect()
     with stage("load and clean transactions"):
-        report = prepare(con, cfg.data)
+        con, report = prepare_for(cfg)  # DuckDB, or Spark with engine: spark
     first, last = data_span(con)
     plan = plan_snapshots(first, last, cfg.time)
     cutoffs = [*plan.train, *plan.validation, last]

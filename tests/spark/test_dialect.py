@@ -20,7 +20,7 @@ LINES = pd.DataFrame(
         "s": ["é", " x", "bx", "plain", None, "zz "],
         "d": [date(2024, 1, d) for d in (7, 8, 12, 13, 14, 6)],  # Sun Mon Fri Sat Sun Sat
         "ts": pd.to_datetime(
-            ["2024-01-01 00:00:00", "2024-01-03 12:00:00.25", "2024-01-02", "2024-01-09 06:30:00", "2024-02-01", "2024-01-05"],
+            ["2024-01-01", "2024-01-03 12:00:00.25", "2024-01-02", "2024-01-09 06:30", "2024-02-01", "2024-01-05"],
             format="ISO8601",
         ),
         "v": [1.0, 2.0, 3.0, 4.0, 10.0, 5.0],
@@ -40,12 +40,18 @@ def on_duckdb(sql: str, frames: dict[str, pd.DataFrame], setup: list[str] = ()) 
 
 
 def on_spark(engine, sql: str, frames: dict[str, pd.DataFrame], setup: list[str] = ()) -> pd.DataFrame:
-    for name, frame in frames.items():
-        engine.register(f"{name}_df", frame)
-        engine.create_table(name, f"SELECT * FROM {name}_df")
+    for name, frame in frames.items():  # a materialised table only where a statement changes it
+        engine.register(f"{name}_df" if setup else name, frame)
+        if setup:
+            engine.create_table(name, f"SELECT * FROM {name}_df")
     for stmt in setup:
         engine.execute(stmt)
     return engine.query(sql)
+
+
+def norm(values: pd.Series) -> list[str | None]:
+    """Values as text, dates and times in one form, NULLs as None."""
+    return [None if pd.isna(v) else str(pd.Timestamp(v)) if isinstance(v, datetime | date) else str(v) for v in values]
 
 
 def assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
@@ -57,7 +63,6 @@ def assert_same(a: pd.DataFrame, b: pd.DataFrame) -> None:
         if x.dtype.kind in "fiu" and y.dtype.kind in "fiu":
             np.testing.assert_allclose(x.astype(float), y.astype(float), rtol=1e-9, atol=0, err_msg=col)
         else:
-            norm = lambda s: [None if pd.isna(v) else str(pd.Timestamp(v)) if isinstance(v, datetime | date) else str(v) for v in s]  # noqa: E731
             assert norm(x) == norm(y), col
 
 
@@ -234,7 +239,8 @@ def test_alter_text():
 
 @pytest.mark.spark
 def test_alter_run(engine):
-    out = both(engine, "SELECT * FROM t ORDER BY k, ts", setup=["ALTER TABLE t DROP COLUMN s", "ALTER TABLE t RENAME COLUMN v TO value"])
+    setup = ["ALTER TABLE t DROP COLUMN s", "ALTER TABLE t RENAME COLUMN v TO value"]
+    out = both(engine, "SELECT * FROM t ORDER BY k, ts", setup=setup)
     assert list(out.columns) == ["k", "d", "ts", "value", "c"]
 
 
@@ -272,11 +278,14 @@ def test_union_by_name_text():
 
 @pytest.mark.spark
 def test_union_by_name_run(engine):
-    both(engine, "SELECT * FROM (SELECT k AS a, v AS b FROM t UNION ALL BY NAME SELECT v AS b, c AS a FROM t) ORDER BY a, b")
+    sql = "SELECT k AS a, v AS b FROM t UNION ALL BY NAME SELECT v AS b, c AS a FROM t"
+    both(engine, f"SELECT * FROM ({sql}) ORDER BY a, b")
 
 
 def test_rowid_text():
-    assert to_spark("SELECT rowid AS r, x FROM t WHERE x > 1") == "SELECT __rowid AS r, x FROM t__rowid AS t WHERE x > 1"
+    assert to_spark("SELECT rowid AS r, x FROM t WHERE x > 1") == (
+        "SELECT __rowid AS r, x FROM t__rowid AS t WHERE x > 1"
+    )
     assert to_spark("DELETE FROM t WHERE rowid IN (SELECT r FROM d)") == (
         "CREATE OR REPLACE TABLE t AS SELECT * EXCEPT (__rowid) FROM t__rowid AS t "
         "WHERE NOT (COALESCE(__rowid IN (SELECT r FROM d), FALSE))"
