@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
     PYSPARK_PYTHON is set to this interpreter, so Python workers (UDFs, model scoring) load this environment.
     """
     require_pyspark()
+    # pyspark 4.x warns on every pandas conversion under pandas 3; the conversions used here are tested
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
