@@ -153,7 +153,7 @@ def load_lines(engine: SparkEngine, cfg: DataConfig, table: str = "raw_lines") -
         df.createOrReplaceTempView(view)
         rows = _check_parse(engine, view, location, cfg, rel, exprs)
         size = Path(location).stat().st_size if fmt != "table" and Path(location).is_file() else 0
-        infos.append(SourceFile(location, "parquet" if fmt == "table" else fmt, rows, size))
+        infos.append(SourceFile(location, fmt, rows, size))
         cols = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in exprs.items())
         label = location.replace("'", "''")
         selects.append(f"SELECT {cols}, '{label}' AS source_file FROM {view}")

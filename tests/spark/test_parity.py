@@ -95,3 +95,35 @@ def test_generated_csv_and_parquet_match_duckdb(engine, tmp_path: Path):
         SELECT order_id FROM lines GROUP BY customer_id, order_id, CAST("timestamp" AS DATE)
         HAVING min(country) <> max(country))"""
     assert SparkConnection(engine).execute(mixed_orders).fetchall()[0][0] > 10
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(
+    ("column", "bad", "message"),
+    [("Quantity", "three", "value(s) are not valid numbers"), ("InvoiceDate", "yesterday", "not valid timestamps")],
+)
+def test_bad_values_fail_with_the_duckdb_message(engine, tmp_path: Path, column, bad, message):
+    from segment.pipeline import spark_prepare
+
+    from segment.errors import InputError
+
+    rows = pd.DataFrame(
+        {
+            "Invoice": ["1", "2"],
+            "StockCode": ["A", "B"],
+            "Quantity": ["1", "2"],
+            "InvoiceDate": ["2024-01-01 10:00:00", "2024-01-02 11:00:00"],
+            "Price": ["1.5", "2.5"],
+            "Customer ID": ["7", "8"],
+            "Country": ["UK", "UK"],
+        }
+    )
+    rows.loc[1, column] = bad
+    rows.to_csv(tmp_path / "lines.csv", index=False)
+    cfg = load_config(write_config(tmp_path, {"source": [str(tmp_path / "lines.csv")], "columns": RETAIL_COLUMNS}))
+    errors = []
+    for run in (lambda: duck.prepare(duck.connect(), cfg.data), lambda: spark_prepare.prepare(engine, cfg.data)):
+        with pytest.raises(InputError, match=message) as info:
+            run()
+        errors.append(str(info.value))
+    assert errors[0] == errors[1] and bad in errors[0] and column in errors[0]
