@@ -112,16 +112,16 @@ class SparkEngine:
         self.schema = _LiveSchema(self)
 
     # --- the Engine protocol ---
-    def query(self, sql: str) -> pd.DataFrame:
-        """Run a SELECT and return pandas."""
-        df = self.execute(sql)
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run a SELECT (with `?` parameters) and return pandas."""
+        df = self.run(sql, params or ())
         if df is None:
             raise ValueError(f"not a query: {sql[:80]!r}")
         return to_pandas(df)
 
     def create_table(self, name: str, sql: str) -> None:
         """CREATE OR REPLACE TABLE name AS <sql>, materialised (see the module docstring)."""
-        self.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+        self.run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
     def register(self, name: str, frame: pd.DataFrame | DataFrame) -> None:
         """A pandas (or Spark) frame as the relation `name`."""
@@ -132,7 +132,16 @@ class SparkEngine:
         """The relation's column names, in order."""
         return list(self.spark.table(name).columns)
 
+    def drop(self, name: str) -> None:
+        """Drop the table `name` (and its row-number companion) if it exists."""
+        self.unregister(name)
+
     # --- beyond the protocol ---
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
+        """Run a statement (DDL, DML or a small query) and return its rows as tuples, as `DuckDBEngine.execute`."""
+        df = self.run(sql, params or ())
+        return [] if df is None else [tuple(r) for r in df.collect()]
+
     def exists(self, name: str) -> bool:
         """True when `name` is a table or view of the session."""
         return bool(self.spark.catalog.tableExists(name))
@@ -152,7 +161,7 @@ class SparkEngine:
         stored.createOrReplaceTempView(rowid_relation(name))
         stored.drop(ROWID).createOrReplaceTempView(name)
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> DataFrame | None:
+    def run(self, sql: str, params: Sequence[Any] = ()) -> DataFrame | None:
         """Run one DuckDB statement; a query returns its (lazy) Spark DataFrame, anything else None."""
         stmt = translate(sql, self.schema, params)
         if isinstance(stmt, exp.Create):
@@ -200,7 +209,7 @@ class SparkConnection:
 
     def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> _Result:
         """Run one DuckDB statement (with `?` parameters) on Spark."""
-        return _Result(self.engine.execute(sql, parameters or ()))
+        return _Result(self.engine.run(sql, parameters or ()))
 
     def table(self, name: str) -> _Relation:
         """The relation `name`: only its `columns` are used."""

@@ -117,7 +117,7 @@ def _check_parse(engine: SparkEngine, view: str, name: str, cfg: DataConfig, rel
         f", count(*) FILTER (WHERE {quote_ident(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {quote_ident(c)}"
         for c in checked
     )
-    row = engine.execute(f"SELECT count(*) AS n{counts} FROM {view}").collect()[0]
+    row = engine.execute(f"SELECT count(*) AS n{counts} FROM {view}")[0]
     n, bad = row[0], dict(zip(checked, row[1:], strict=True))
     if n == 0:
         raise InputError("has no data rows (only a header?)", file=name)
@@ -125,7 +125,7 @@ def _check_parse(engine: SparkEngine, view: str, name: str, cfg: DataConfig, rel
         if count:
             src = quote_ident(mapped[canon])
             sql = f"SELECT {src} FROM {view} WHERE {src} IS NOT NULL AND {exprs[canon]} IS NULL LIMIT 5"
-            examples = [r[0] for r in engine.execute(sql).collect()]
+            examples = [r[0] for r in engine.execute(sql)]
             kind = "timestamps" if canon == "timestamp" else "numbers"
             message = f"{count} value(s) are not valid {kind}"
             raise InputError(message, file=name, column=mapped[canon], examples=examples)
