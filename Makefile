@@ -34,8 +34,8 @@ score: setup ## Score every customer as of DATE (default: last date in the data)
 validate: setup ## Load and clean CONFIG's data and print the data report
 	$(BIN)/segment validate --config $(CONFIG)
 
-ui: setup ## Open the MLflow UI on the embedded store (http://127.0.0.1:$(PORT))
-	$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db --default-artifact-root ./mlartifacts --port $(PORT)
+ui: setup ## Open the MLflow UI on CONFIG's tracking store at http://127.0.0.1:5000 (PORT= to change)
+	$(BIN)/segment ui --config $(CONFIG) --port $(PORT)
 
 test: setup ## Run the test suite
 	$(BIN)/python -m pytest -q

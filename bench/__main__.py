@@ -10,7 +10,7 @@ import importlib
 import sys
 from pathlib import Path
 
-SECTIONS = ("loading", "features", "segments", "models", "scoring")
+SECTIONS = ("loading", "features", "segments", "models", "scoring", "performance")
 OPTIONAL = ("spark",)  # run only when named: needs the `spark` extra (make bench SECTIONS=spark installs it)
 RESULTS = Path(__file__).parent / "results"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 
 def _config(path: str):
     import yaml
-    from segment.pipeline.config_file import load_config
 
     from bench.generate import COLUMNS
+    from segment.pipeline.config_file import load_config
 
     cfg = Path(path).with_suffix(".bench.yaml")
     cfg.write_text(yaml.safe_dump({"data": {"source": [path], "columns": COLUMNS}}))
@@ -30,9 +30,13 @@ def _config(path: str):
 
 def run(task: str, path: str) -> dict:
     """Do the task; return what it produced and how long its own work took."""
+    from segment.models.threads import configure_openmp
+
+    configure_openmp()  # as the CLI does, before lightgbm is imported
     start = time.perf_counter()
     if task in ("prepare", "features"):
         from segment.features.customer import customer_features
+        from segment.features.engine import DuckDBEngine
         from segment.pipeline.prepare import connect, data_span, prepare
 
         cfg = _config(path)
@@ -42,7 +46,7 @@ def run(task: str, path: str) -> dict:
         out = {"rows": report.rows_in, "customers": report.customers}
         if task == "features":
             _, last = data_span(con)
-            feats = customer_features(con, [last], horizon_days=cfg.time.horizon_days)
+            feats = customer_features(DuckDBEngine(con), [last], horizon_days=cfg.time.horizon_days)
             out["feature_columns"] = feats.shape[1] - 2
     elif task in ("train", "score"):  # PATH is a config file
         from segment.pipeline.config_file import load_config
@@ -54,13 +58,14 @@ def run(task: str, path: str) -> dict:
         if task == "train":
             from segment.pipeline.train import train
 
-            result = train(cfg, Path(path))
-            out = {"rows": result.report.rows_in, "customers": result.report.customers}
+            report = train(cfg, Path(path)).result.data.report
+            out = {"rows": report.rows_in, "customers": report.customers}
         else:
             from segment.pipeline.score import score
 
             result = score(cfg)
-            out = {"rows": result.report.rows_in, "customers": result.rows, "not_scored": result.not_scored}
+            scored = result.scored
+            out = {"rows": scored.report.rows_in, "customers": result.rows, "not_scored": scored.not_scored}
     elif task == "peer":
         import pandas as pd
 

@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from sklearn.model_selection import StratifiedKFold
+
+from bench.common import REPO, header, table, write
+from bench.generate import COLUMNS, lines_file
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
 from segment.features.labels import attach_labels, future_buyers
 from segment.features.snapshots import plan_snapshots
 from segment.models.classifiers import fit_classifier, predict_positive
@@ -29,10 +34,6 @@ from segment.models.evaluation import binary_metrics
 from segment.models.training import LABEL, TargetResult, fit_target, split_tuning, train_validation_rows
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, data_span, prepare
-from sklearn.model_selection import StratifiedKFold
-
-from bench.common import REPO, header, table, write
-from bench.generate import COLUMNS, lines_file
 
 
 def _generated_config(folder: Path) -> Path:
@@ -63,8 +64,8 @@ def compare(config_path: Path, label: str) -> list[dict]:
     first, last = data_span(con)
     plan = plan_snapshots(first, last, cfg.time)
     cutoffs = [*plan.train, *plan.validation]
-    feats = customer_features(con, cutoffs, horizon_days=cfg.time.horizon_days)
-    buyers = future_buyers(con, cutoffs, cfg.time.horizon_days)
+    feats = customer_features(DuckDBEngine(con), cutoffs, horizon_days=cfg.time.horizon_days)
+    buyers = future_buyers(DuckDBEngine(con), cutoffs, cfg.time.horizon_days)
     snapshots = attach_labels(feats, buyers, lookback_days=cfg.time.churn_lookback_days)
     rows = []
     for target in ("propensity", "churn"):

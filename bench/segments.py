@@ -12,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from sklearn.metrics import adjusted_rand_score
+
+from bench.common import REPO, header, table, write
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
 from segment.features.gaps import gap_quantiles
 from segment.models.segments import rule_based_segments
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, data_span, prepare
 from segment.pipeline.segmenting import fit_segmenter
-from sklearn.metrics import adjusted_rand_score
-
-from bench.common import REPO, header, table, write
 
 CONFIG = REPO / "configs" / "online_retail_ii.yaml"
 DAYS_APART = 28
@@ -28,7 +29,9 @@ DAYS_APART = 28
 
 def _rules(con, feats: pd.DataFrame, cutoff, cfg) -> pd.DataFrame:
     lc = cfg.segments.lifecycle
-    gaps = gap_quantiles(con, cutoff, loyal_orders=lc.loyal_orders, quantiles=(lc.active_quantile, lc.at_risk_quantile))
+    gaps = gap_quantiles(
+        DuckDBEngine(con), cutoff, loyal_orders=lc.loyal_orders, quantiles=(lc.active_quantile, lc.at_risk_quantile)
+    )
     return rule_based_segments(feats, gaps, cfg.segments.rfm_rules, lc)
 
 
@@ -39,7 +42,7 @@ def measure(config_path: Path = CONFIG) -> pd.DataFrame:
     prepare(con, cfg.data)
     _, last = data_span(con)
     t1, t2 = last - timedelta(days=DAYS_APART), last
-    f1, f2 = (customer_features(con, [t], horizon_days=cfg.time.horizon_days) for t in (t1, t2))
+    f1, f2 = (customer_features(DuckDBEngine(con), [t], horizon_days=cfg.time.horizon_days) for t in (t1, t2))
     first, _ = fit_segmenter(f1, cfg, None)
     second, stability = fit_segmenter(f2, cfg, first)
     both = f1[["customer_id"]].assign(a=first.predict(f1), r1=_rules(con, f1, t1, cfg)["rfm_segment"].to_numpy())

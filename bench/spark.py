@@ -30,9 +30,8 @@ CUTOFFS = [date(2023, 9, 30), date(2023, 10, 31), date(2023, 11, 30), date(2023,
 
 def _child(engine: str, rows: int) -> dict:
     """One engine on one input, in this process: seconds per step and the load average around them."""
-    from segment.features.customer import customer_features
-
     from segment.config import DataConfig
+    from segment.features.customer import customer_features
 
     cfg = DataConfig(source=[str(lines_file(rows))], columns=COLUMNS)
     load_before = os.getloadavg()[0]

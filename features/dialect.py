@@ -144,6 +144,18 @@ def rule_epoch(node: exp.Expression, _: Schema) -> exp.Expression:
     return node
 
 
+def rule_to_days(node: exp.Expression, _: Schema) -> exp.Expression:
+    """Date arithmetic: x + to_days(n) -> timestampadd(DAY, n, x). Spark has no to_days (an interval of n days)."""
+    to_days = getattr(exp, "ToDays", ())  # SQLGlot parses it as ToDays
+    if isinstance(node, exp.Add):
+        for this, other in ((node.this, node.expression), (node.expression, node.this)):
+            if isinstance(other, to_days):
+                return _fn("timestampadd", exp.var("DAY"), other.this, this)
+    if isinstance(node, to_days):
+        raise UnsupportedSQL(f"to_days() outside `x + to_days(n)`: {node.sql('duckdb')}")
+    return node
+
+
 def rule_double_division(node: exp.Expression, _: Schema) -> exp.Expression:
     """Division and avg in DOUBLE: a / b -> CAST(a AS DOUBLE) / CAST(b AS DOUBLE), avg(x) -> avg(CAST(x AS DOUBLE)).
 
@@ -181,6 +193,7 @@ EXPRESSION_RULES: list[Callable[[exp.Expression, Schema], exp.Expression]] = [
     rule_mode_order,
     rule_exact_quantile,
     rule_epoch,
+    rule_to_days,
     rule_double_division,
     rule_types,
     rule_columns_star,

@@ -18,10 +18,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
-from segment.features.dialect import ROWID, rowid_relation, translate
 from sqlglot import exp
 
 from segment.errors import ConfigError
+from segment.features.dialect import ROWID, rowid_relation, translate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -110,6 +110,7 @@ class SparkEngine:
     def __init__(self, spark: SparkSession | None = None) -> None:
         self.spark = spark or spark_session()
         self.schema = _LiveSchema(self)
+        self.con = SparkConnection(self)  # for steps that still take a DuckDB connection (actions at scoring)
 
     # --- the Engine protocol ---
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pd.DataFrame:

@@ -87,35 +87,41 @@ class Segmenter(BaseEstimator):
         self.min_share = min_share
         self.random_state = random_state
 
-    def _search_k(self, Z: np.ndarray) -> int:
+    def _search_k(self, Z: np.ndarray, progress=None) -> int:
         rng = np.random.default_rng(self.random_state)
         idx = rng.choice(len(Z), size=min(self.sample_size, len(Z)), replace=False)
         sample = Z[np.sort(idx)]
         self.silhouette_scores_: dict[int, float] = {}
         self.min_shares_: dict[int, float] = {}
-        for k in range(self.k_min, min(self.k_max, len(sample) - 1) + 1):
+        ks = range(self.k_min, min(self.k_max, len(sample) - 1) + 1)
+        for i, k in enumerate(ks):
+            if progress is not None:  # (done, total) before each k: the first k's time counts too
+                progress(i, len(ks))
             labels = KMeans(k, n_init=4, random_state=self.random_state).fit_predict(sample)
             if len(set(labels)) < 2:
                 continue
             self.silhouette_scores_[k] = float(silhouette_score(sample, labels))
             self.min_shares_[k] = float(np.bincount(labels, minlength=k).min() / len(labels))
+        if progress is not None:
+            progress(len(ks), len(ks))
         if not self.silhouette_scores_:
             raise ValueError(f"cannot cluster {len(Z)} customers into {self.k_min}..{self.k_max} groups")
         ok = [k for k in self.silhouette_scores_ if self.min_shares_[k] >= self.min_share]
         pool = ok or list(self.silhouette_scores_)
         return max(pool, key=lambda k: (round(self.silhouette_scores_[k], 6), -k))
 
-    def fit(self, X: pd.DataFrame, y=None, reference: Segmenter | None = None) -> Segmenter:
+    def fit(self, X: pd.DataFrame, y=None, reference: Segmenter | None = None, progress=None) -> Segmenter:
         """Fit on a customer feature frame; learns `k_`, `pipeline_`, `ids_`, `names_`, `centroids_`.
 
         With `reference` (the champion segmenter), ids are inherited from its nearest centroids and
         `ids_moved_` counts the clusters whose id differs from what a first fit would give them.
+        `progress(done, total)`, if given, is called as each k of the search is tried (not stored).
         """
         data = X[list(self.features)]
         data = data.iloc[np.lexsort(data.to_numpy(dtype=float).T[::-1])]  # row order must not matter
         transform = _transformer().fit(data)
         Z = transform.transform(data)
-        self.k_ = self._search_k(Z)
+        self.k_ = self._search_k(Z, progress)
         km = KMeans(self.k_, n_init=10, random_state=self.random_state).fit(Z)
         raw = data.groupby(km.labels_).mean()
         order = raw["monetary"].sort_values(ascending=False).index if "monetary" in raw else raw.index

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from segment.schema import CUSTOMER_ID
+
 PROFILE_MEANS = ("recency_days", "frequency", "monetary", "tenure_days", "mean_order_value", "return_rate")
 
 
@@ -13,7 +15,7 @@ def segment_profile(customers: pd.DataFrame, segment: pd.Series) -> pd.DataFrame
     total_revenue = df["monetary"].clip(lower=0).sum()
     means = [c for c in PROFILE_MEANS if c in df]
     prof = df.groupby("_segment").agg(
-        customers=("customer_id", "size"),
+        customers=(CUSTOMER_ID, "size"),
         revenue=("monetary", lambda s: s.clip(lower=0).sum()),
         **{f"mean_{c}": (c, "mean") for c in means},
     )
@@ -29,7 +31,7 @@ def outcome_rates(labelled: pd.DataFrame, segment: pd.Series) -> pd.DataFrame:
     """
     df = labelled.assign(_segment=segment.to_numpy())
     rates = df.groupby("_segment").agg(
-        customers_at_validation=("customer_id", "size"),
+        customers_at_validation=(CUSTOMER_ID, "size"),
         purchase_rate_at_validation=("purchase_label", "mean"),
         churn_rate_at_validation=("churn_label", "mean"),  # NaN labels (not in the churn population) skipped
     )

@@ -12,11 +12,11 @@ import time
 from dataclasses import dataclass
 
 import pandas as pd
-from segment.models.classifiers import fit_classifier
 from sklearn.pipeline import Pipeline
 
 from segment.config import LightGBMConfig, SearchConfig
 from segment.errors import ConfigError
+from segment.models.classifiers import fit_classifier
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,7 @@ def search(
     y_tune: pd.Series,
     base: LightGBMConfig,
     cfg: SearchConfig,
+    progress=None,
 ) -> tuple[LightGBMConfig, Pipeline, list[Trial]]:
     """(best config, its fitted model, every finished trial); trial 0 is `base`, so the search never loses to it.
 
@@ -88,6 +89,8 @@ def search(
 
     study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=cfg.seed))
     study.enqueue_trial(base.model_dump(include=set(SPACE)))
-    study.optimize(objective, n_trials=cfg.trials, timeout=cfg.timeout_seconds)
+    # progress(done, total) after each trial; total is the trial budget (a timeout may end the search sooner)
+    callbacks = [lambda study, trial: progress(len(study.trials), cfg.trials)] if progress is not None else None
+    study.optimize(objective, n_trials=cfg.trials, timeout=cfg.timeout_seconds, callbacks=callbacks)
     ((winner, model),) = best
     return base.model_copy(update=winner.params), model, trials

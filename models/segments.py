@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from segment.features.rfm import rfm_scores
 
 from segment.config import LifecycleConfig, RfmRule
+from segment.features.rfm import rfm_scores
 
 STAGES = ("new", "one_time", "repeat", "loyal")
 ACTIVITY = ("active", "at_risk", "lapsed")

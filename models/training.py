@@ -7,6 +7,9 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
+
+from segment.config import LightGBMConfig, SearchConfig
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models import bgnbd as bgnbd_model
@@ -14,9 +17,6 @@ from segment.models.calibration import calibrate
 from segment.models.classifiers import fit_classifier, predict_positive
 from segment.models.evaluation import binary_metrics, fit_rfm_logistic, recency_baseline, shap_importance
 from segment.models.search import Trial, search
-from sklearn.pipeline import Pipeline
-
-from segment.config import LightGBMConfig, SearchConfig
 
 Target = Literal["churn", "propensity"]
 LABEL = {"churn": "churn_label", "propensity": "purchase_label"}
@@ -73,6 +73,7 @@ def fit_target(
     *,
     search_cfg: SearchConfig | None = None,
     bgnbd: bool = True,
+    progress=None,
 ) -> TargetResult:
     """Fit on the training cutoffs, tune on held-out customers, evaluate on the untouched validation cutoffs.
 
@@ -88,7 +89,7 @@ def fit_target(
     fit_xy = (fit_rows[features], fit_rows[label].astype(int), tune_rows[features], tune_rows[label].astype(int))
     trials: list[Trial] = []
     if search_cfg is not None and search_cfg.trials:
-        cfg, booster, trials = search(*fit_xy, cfg, search_cfg)
+        cfg, booster, trials = search(*fit_xy, cfg, search_cfg, progress)
     else:
         booster = fit_classifier(*fit_xy, cfg)
     model, calibration = calibrate(booster, tune_rows[features], tune_rows[label].to_numpy(dtype=int))

@@ -8,23 +8,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 import duckdb
-from segment.pipeline.load import SourceFile, quote_ident
 
 from segment.config import DataConfig
 from segment.errors import InputError
+from segment.pipeline.load import SourceFile, quote_ident
+from segment.schema import LINE_COLUMNS
 
-CANONICAL = (
-    "customer_id",
-    "timestamp",
-    "order_id",
-    "product_id",
-    "category",
-    "country",
-    "quantity",
-    "unit_price",
-    "amount",
-    "discount",
-)
+CANONICAL = LINE_COLUMNS
 # working columns of `clean_lines`: the first cleaning rule a line breaks (0: none), a hash of the line
 DROP_RULE, LINE_HASH = "drop_rule", "line_hash"
 

@@ -30,6 +30,17 @@ def _type_name(annotation) -> str:
     return getattr(annotation, "__name__", str(annotation)).replace("NoneType", "null")
 
 
+def _model_inside(annotation) -> type[BaseModel] | None:
+    """The section type inside `dict[str, Section]` or `Section | None`, if any."""
+    if typing.get_origin(annotation) is dict:
+        value = typing.get_args(annotation)[1]
+        return value if isinstance(value, type) and issubclass(value, BaseModel) else None
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        models = [a for a in typing.get_args(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
+        return models[0] if len(models) == 1 else None
+    return None
+
+
 def _default(field) -> str:
     if field.default_factory is not None:
         value = field.default_factory()
@@ -48,10 +59,17 @@ def rows(model: type[BaseModel], prefix: str = "") -> list[tuple[str, str, str, 
     """(key, type, default, description) for every field, sections first-level then nested."""
     out = []
     for name, field in model.model_fields.items():
-        key = f"{prefix}{name}"
+        key = f"{prefix}{field.alias or name}"
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out += rows(ann, f"{key}.")
+            continue
+        inner = _model_inside(ann)
+        meaning = field.description or ""
+        if inner is not None:  # a mapping of names to sections (audiences), or an optional section
+            out.append((key, _type_name(ann), _default(field), meaning))
+            sub = f"{key}.<name>." if typing.get_origin(ann) is dict else f"{key}."
+            out += rows(inner, sub)
             continue
         meaning = field.description or (f"LightGBM's `{name}`" if model.__name__ == "LightGBMConfig" else "")
         out.append((key, _type_name(ann), _default(field), meaning))

@@ -6,6 +6,7 @@ working directory; `--set key.sub=value` overrides apply before validation.
 
 from __future__ import annotations
 
+import difflib
 import os
 from pathlib import Path
 from typing import Any
@@ -55,10 +56,35 @@ def _format_validation(err: ValidationError, path: Path) -> str:
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"])
         if e["type"] == "extra_forbidden":
-            lines.append(f"  {loc}: unknown key")
+            lines.append(f"  {loc}: unknown key" + _did_you_mean(e["loc"]))
         else:
             lines.append(f"  {loc}: {e['msg']}" + (f" (got {e['input']!r})" if e["type"] != "missing" else ""))
     return "\n".join(lines)
+
+
+def known_keys(loc: tuple) -> list[str]:
+    """The keys the config schema allows at the section holding `loc` (its last part is the key itself)."""
+    model: Any = Config
+    for part in loc[:-1]:
+        if isinstance(part, int):  # an item of a list of sections
+            continue
+        field = getattr(model, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        model = field.annotation
+        # an optional section (X | None) or a list of sections: the model inside
+        for arg in getattr(model, "__args__", ()):
+            if isinstance(arg, type) and issubclass(arg, BaseModel):
+                model = arg
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(getattr(model, "model_fields", {}))
+
+
+def _did_you_mean(loc: tuple) -> str:
+    """A suggestion for a misspelled key ("; did you mean 'columns'?") from the section's known keys."""
+    close = difflib.get_close_matches(str(loc[-1]), known_keys(loc), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Which engine runs the SQL: DuckDB on this machine (default) or Spark (`engine: spark`, the `spark` extra).
 
 Both run the same DuckDB-dialect SQL (Spark through `features.dialect`), so the rest of a run sees the same
-tables and frames. Until the feature functions take an `Engine` (issue 15), a Spark run hands them a
-`SparkConnection`, the part of a DuckDB connection they use.
+tables and frames: `Prepared.engine` is a `DuckDBEngine` or a `SparkEngine`. The steps that still take a
+DuckDB connection (cleaning, data span) get a `SparkConnection` on Spark, the part of a connection they use.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
-from segment.pipeline.clean import DataReport
-
 from segment.config import Config
 from segment.errors import ConfigError
+from segment.pipeline.prepare import Prepared, data_span, prepare_data
 
 INSTALL_HINT = "engine=spark needs the Spark extra and Java 17: pip install -e '.[spark]'"
 
@@ -33,15 +32,13 @@ def spark_engine(cfg: Config) -> Any:
     return SparkEngine(spark_session(cfg.spark.master, cfg.spark.conf))
 
 
-def prepare_for(cfg: Config, *, attributes: bool = False) -> tuple[Any, DataReport]:
-    """Load and clean on the configured engine: (connection for the feature functions, data report)."""
+def prepare_for(cfg: Config, *, attributes: bool = False) -> Prepared:
+    """Clean `lines` and `orders` in the configured engine, with the data report and the span of purchases."""
     if cfg.engine == "spark":
         engine = spark_engine(cfg)
         from segment.features.spark_engine import SparkConnection
         from segment.pipeline import spark_prepare
 
-        return SparkConnection(engine), spark_prepare.prepare(engine, cfg.data, attributes=attributes)
-    from segment.pipeline.prepare import connect, prepare
-
-    con = connect()
-    return con, prepare(con, cfg.data, attributes=attributes)
+        report = spark_prepare.prepare(engine, cfg.data, attributes=attributes)
+        return Prepared(engine, report, *data_span(SparkConnection(engine)))
+    return prepare_data(cfg.data, attributes=attributes)

@@ -1,21 +1,37 @@
-"""Self-contained HTML reports: one file, plots embedded as PNG, readable offline and in MLflow.
+"""Rendering of the self-contained HTML reports: one file, plots embedded as PNG, readable offline and in MLflow.
 
-`train_report` is for the data scientist (data, segments, models against baselines); `score_summary` is
-for marketing (segment sizes, change since the last score date, who is slipping). Both are pure: data
-and figures in, HTML text out; the caller writes and logs them.
+What the pages say lives in `reports.py`; this module only turns sections (notes, tables, figures) into
+one static page. Pure: data and figures in, HTML text out; the caller writes and logs it.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import io
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import jinja2
+import markdown
+import markupsafe
 import pandas as pd
 
 _ENV = jinja2.Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def markdown_html(text: str) -> str:
+    """A Markdown document (a model card) as HTML: headings, tables, lists, emphasis, code.
+
+    Raw HTML in the text is escaped first (names and notes in a card are data, never markup); its
+    headings start at <h3>, below the section's <h2>.
+    """
+    source = html.escape(text, quote=False)
+    body = markdown.markdown(source, extensions=["tables", "toc"], extension_configs={"toc": {"baselevel": 3}})
+    return markupsafe.Markup(body)
+
+
+_ENV.filters["markdown"] = markdown_html
 
 _PAGE = _ENV.from_string(
     """<!doctype html>
@@ -28,13 +44,15 @@ th, td { border: 1px solid #ddd; padding: .25rem .6rem; text-align: right; }
 th:first-child, td:first-child { text-align: left; } th { background: #f4f4f4; }
 img { max-width: 100%; margin: .4rem 0; border: 1px solid #eee; }
 .meta { color: #666; font-size: .9rem; } .warn { color: #a40; } .scroll { overflow-x: auto; }
-pre.card { background: #f8f8f8; padding: .8rem; white-space: pre-wrap; font-size: .85rem; }
+.card { background: #fafafa; border: 1px solid #e4e4e4; border-radius: 4px; padding: .2rem 1rem .6rem; }
+.card h3 { margin: .6rem 0 .4rem; } .card p, .card li { font-size: .92rem; line-height: 1.4; }
+.card td:not(:first-child), .card th:not(:first-child) { text-align: right; }
 </style></head><body>
 <h1>{{ title }}</h1>
 <p class="meta">{{ subtitle }} &middot; generated {{ generated }}</p>
 {% for s in sections %}
 <section id="{{ s.anchor }}"><h2>{{ s.title }}</h2>
-{% if s.markdown %}<pre class="card">{{ s.markdown }}</pre>{% endif %}
+{% if s.markdown %}<div class="card">{{ s.markdown | markdown }}</div>{% endif %}
 {% for p in s.notes %}<p{% if p.startswith('warning') %} class="warn"{% endif %}>{{ p }}</p>{% endfor %}
 {% for caption, t in s.tables %}
 {% if caption %}<h3>{{ caption }}</h3>{% endif %}<div class="scroll">{{ t | safe }}</div>
@@ -55,7 +73,7 @@ class Section:
     notes: list[str] = field(default_factory=list)
     tables: list[tuple[str, str]] = field(default_factory=list)
     images: list[tuple[str, str]] = field(default_factory=list)
-    markdown: str = ""  # shown as preformatted text (a model card)
+    markdown: str = ""  # a Markdown document (a model card), rendered as HTML
 
     @property
     def anchor(self) -> str:  # noqa: D102

@@ -1,4 +1,4 @@
-"""Read transaction files into one typed DuckDB table of canonical columns.
+"""Read transaction files (or a SQL query) into one typed DuckDB view of canonical columns.
 
 DuckDB scans CSV and Parquet out of core, so the history never lives as Python objects.
 Every check names the file and the column and shows example values; nothing is written.
@@ -17,15 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-from segment.pipeline.sql_source import copy_query
 
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
+from segment.pipeline import hints
+from segment.pipeline.sql_source import copy_query
+from segment.schema import CUSTOMER_ID, NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
 PARQUET_SUFFIXES = {".parquet", ".pq"}
-NUMERIC = ("quantity", "unit_price", "amount", "discount")
-TEXT = ("order_id", "product_id", "category", "country")
+NUMERIC, TEXT = NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -166,10 +167,13 @@ def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
 EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DOUBLE"}
 
 
-def _numeric_expr(src: str, dtype: str) -> str:
+def _numeric_expr(src: str, dtype: str, decimal: str = ".") -> str:
     if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
         return f"CAST({quote_ident(src)} AS DOUBLE)"
-    return f"TRY_CAST({_text_expr(quote_ident(src))} AS DOUBLE)"
+    text = _text_expr(quote_ident(src))
+    if decimal == ",":  # 1.234,50 -> 1234.50: '.' and spaces are thousands separators
+        text = f"replace(regexp_replace({text}, '[. ]', '', 'g'), ',', '.')"
+    return f"TRY_CAST({text} AS DOUBLE)"
 
 
 def _typed(canon: str, dtype: str) -> bool:
@@ -187,14 +191,15 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
         if src not in types:
             close = difflib.get_close_matches(src, list(types), n=1, cutoff=0.5)
             hint = f"; did you mean {close[0]!r}?" if close else f"; the file has {list(types)}"
+            hint += hints.delimiter_hint(list(types))
             raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=name, column=src)
         dtype = types[src]
-        if canon == "customer_id":
+        if canon == CUSTOMER_ID:
             exprs[canon] = _customer_expr(src, dtype)
         elif canon == "timestamp":
             exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
-            exprs[canon] = _numeric_expr(src, dtype)
+            exprs[canon] = _numeric_expr(src, dtype, cfg.csv.decimal)
         else:
             exprs[canon] = _text_expr(quote_ident(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
@@ -234,7 +239,12 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
                 .fetchall()
             ]
             kind = "timestamps" if canon == "timestamp" else "numbers"
-            raise InputError(f"{count} value(s) are not valid {kind}", file=name, column=src, examples=examples)
+            hint = (
+                hints.timestamp_hint(examples, cfg.timestamp_format)
+                if canon == "timestamp"
+                else hints.decimal_hint(examples, cfg.csv.decimal)
+            )
+            raise InputError(f"{count} value(s) are not valid {kind}{hint}", file=name, column=src, examples=examples)
     return n
 
 

@@ -30,17 +30,8 @@ import pyarrow.parquet as pq
 import sqlalchemy as sa
 
 from segment.errors import InputError, UserError
+from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCHEME_COLUMNS, SCORE_DATE
 
-EXPORT_COLUMNS = (
-    "customer_id",
-    "rfm_segment",
-    "lifecycle_stage",
-    "cluster_name",
-    "churn_probability",
-    "purchase_probability",
-    "churn_risk",
-    "propensity_decile",
-)  # plus only the customer attributes the config lists
 PAUSE_ENV = "SEGMENT_TEST_PAUSE_BEFORE_SWAP"  # test hook: seconds to wait with new outputs staged
 
 
@@ -132,7 +123,7 @@ def write_partition(df: pd.DataFrame, root: Path, score_date: date) -> Path:
     path = folder / "part-0.parquet"
     for stale in folder.glob(f".{path.name}.*.tmp"):  # left by a killed run; we hold the date's lock
         stale.unlink(missing_ok=True)
-    table = pa.Table.from_pandas(df.drop(columns="score_date"), preserve_index=False)
+    table = pa.Table.from_pandas(df.drop(columns=SCORE_DATE), preserve_index=False)
     atomic_write_parquet(table, path)
     for other in folder.iterdir():  # anything else visible in the partition is not this run's: remove it
         if other.name != path.name and not other.name.startswith((".", "_")) and other.is_file():
@@ -151,24 +142,39 @@ def _repair(final: Path) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def write_exports(table: pd.DataFrame, attributes: pd.DataFrame | None, root: Path, score_date: date) -> Path:
+def write_exports(
+    table: pd.DataFrame,
+    attributes: pd.DataFrame | None,
+    root: Path,
+    score_date: date,
+    lists: dict[str, pd.DataFrame] | None = None,
+) -> Path:
     """One CSV per segment of each scheme in exports/score_date=D/<scheme>/<segment>.csv, swapped in whole.
 
-    Columns: customer id, the segments, the probabilities, and only the attributes the config lists.
+    Columns: the export columns `table` has, and only the attributes the config lists; rows keep `table`'s
+    order (`exports.export_rows`: most valuable first). `lists` are further CSVs (file name -> rows) beside them.
     """
     final = inside(root, "exports", f"score_date={score_date.isoformat()}")
     final.parent.mkdir(parents=True, exist_ok=True)
     _repair(final)
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
-    rows = table[list(EXPORT_COLUMNS)]
-    if attributes is not None and len(attributes.columns) > 1:
-        rows = rows.merge(attributes, on="customer_id", how="left")
+
+    def with_attributes(frame: pd.DataFrame) -> pd.DataFrame:
+        if attributes is not None and len(attributes.columns) > 1:
+            return frame.merge(attributes, on=CUSTOMER_ID, how="left")  # keeps the frame's row order
+        return frame
+
+    rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
     try:
-        for scheme in ("rfm_segment", "lifecycle_stage", "cluster_name"):
+        for scheme in SCHEME_COLUMNS:
             for name, part in rows.groupby(scheme, sort=True):
                 path = inside(staging, scheme, f"{slug(str(name))}.csv")
                 path.parent.mkdir(parents=True, exist_ok=True)
-                part.sort_values("customer_id").to_csv(path, index=False)
+                part.to_csv(path, index=False)
+        for file_name, extra in (lists or {}).items():
+            path = inside(staging, file_name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with_attributes(extra).to_csv(path, index=False)
         _pause_before_swap()
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
         if final.exists():
@@ -196,7 +202,7 @@ def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, 
                     if_exists="append",
                     index=False,
                     chunksize=10_000,
-                    dtype={"score_date": sa.Date()},
+                    dtype={SCORE_DATE: sa.Date()},
                 )
     finally:
         engine.dispose()

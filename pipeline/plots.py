@@ -41,11 +41,16 @@ def calibration(y: np.ndarray, p: np.ndarray, title: str) -> plt.Figure:
     return fig
 
 
-def silhouette(scores: dict[int, float], chosen: int) -> plt.Figure:
-    """Silhouette score for each k tried."""
+def silhouette(scores: dict[int, float], chosen: int, too_small: frozenset[int] = frozenset()) -> plt.Figure:
+    """Silhouette score for each k tried; k whose smallest cluster is under `min_share` drawn as hollow red."""
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ks = sorted(scores)
     ax.plot(ks, [scores[k] for k in ks], marker="o")
+    small = [k for k in ks if k in too_small]
+    if small:
+        ax.scatter(small, [scores[k] for k in small], s=90, facecolors="white", edgecolors="tab:red", zorder=3,
+                   label="a cluster under min_share")  # fmt: skip
+        ax.legend(loc="best", fontsize=8)
     ax.axvline(chosen, ls=":", c="grey")
     ax.set(xlabel="k", ylabel="silhouette", title=f"k-means: silhouette by k (chosen {chosen})")
     fig.tight_layout()
@@ -114,5 +119,18 @@ def importance(values: pd.Series, title: str, top: int = 15) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(6, 0.3 * len(v) + 1.2))
     ax.barh(v.index, v.to_numpy())
     ax.set(xlabel="mean |SHAP value| (log-odds)", title=f"{title}: feature importance")
+    fig.tight_layout()
+    return fig
+
+
+def cumulative_rate(curve: pd.DataFrame) -> plt.Figure:
+    """Share of each arm's members who have bought, day by day since the campaign started."""
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for arm in ("test", "control"):
+        ax.plot(pd.to_datetime(curve["day"]), curve[arm], label=arm)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(xlabel="day", ylabel="members who bought", title="cumulative purchase rate by arm")
+    ax.legend()
+    fig.autofmt_xdate()
     fig.tight_layout()
     return fig

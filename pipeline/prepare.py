@@ -1,4 +1,4 @@
-"""Load, validate and clean the transactions into DuckDB tables `lines` and `orders`."""
+"""Load, validate and clean the transactions into DuckDB tables `lines` and `orders` (the edge step)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,16 @@ import atexit
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from datetime import date
 
 import duckdb
+
+from segment.config import DataConfig
+from segment.features.engine import DuckDBEngine
 from segment.features.orders import build_orders
 from segment.pipeline.clean import DataReport, clean_lines, describe_orders
 from segment.pipeline.load import load_lines
-
-from segment.config import DataConfig
 
 MEMORY_ENV = "SEGMENT_DUCKDB_MEMORY"
 MIB = 2**20
@@ -80,7 +82,7 @@ def prepare(con: duckdb.DuckDBPyConnection, cfg: DataConfig, *, attributes: bool
             FROM raw_lines WHERE customer_id IS NOT NULL GROUP BY customer_id"""
         )
     con.execute("DROP VIEW raw_lines")
-    build_orders(con, lines="lines", table="orders")
+    build_orders(DuckDBEngine(con), lines="lines", table="orders")
     return describe_orders(con, report, lines="lines", orders="orders")
 
 
@@ -88,3 +90,20 @@ def data_span(con: duckdb.DuckDBPyConnection) -> tuple[date, date]:
     """First and last purchase date in the clean data."""
     first, last = con.execute("SELECT min(ts)::DATE, max(ts)::DATE FROM orders WHERE gross > 0").fetchall()[0]
     return first, last
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Clean `lines` and `orders` in an engine, with the data report and the span of purchase dates."""
+
+    engine: DuckDBEngine
+    report: DataReport
+    first: date
+    last: date
+
+
+def prepare_data(cfg: DataConfig, *, attributes: bool = False) -> Prepared:
+    """A fresh in-memory database holding the clean transactions of `cfg` (`prepare` on a new connection)."""
+    con = connect()
+    report = prepare(con, cfg, attributes=attributes)
+    return Prepared(DuckDBEngine(con), report, *data_span(con))

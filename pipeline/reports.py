@@ -6,12 +6,57 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+
 from segment.features.snapshots import SnapshotPlan
 from segment.pipeline import plots
 from segment.pipeline.clean import DataReport
 from segment.pipeline.htmlpage import Section, data_report_table, metrics_table, render
+from segment.schema import CUSTOMER_ID, SCHEMES
 
 TOP_AT_RISK = 20
+BGNBD_MISSING = (
+    "The BG/NBD baseline is not shown: pymc-marketing is not installed. Install it with "
+    "`pip install -e '.[bench]'` (or `make setup EXTRAS=dev,bench`) and retrain to compare the model with it."
+)
+
+
+def model_notes(by_model: dict[str, dict[str, float]]) -> list[str]:
+    """What a model section says above its table, including which baseline is missing and how to add it."""
+    notes = ["Validation snapshot; baselines are scored on the same customers."]
+    if "bgnbd" not in by_model:
+        notes.append(BGNBD_MISSING)
+    return notes
+
+
+def k_choice(scores: dict[int, float], shares: dict[int, float], min_share: float, k: int) -> str:
+    """Why k won, in words: the best silhouette among the k whose smallest cluster holds `min_share` or more.
+
+    Mirrors `Segmenter._search_k`: ks with a cluster under `min_share` are set aside (unless every k has
+    one), then the highest silhouette wins, the smaller k on a tie.
+    """
+    if not scores or k not in scores:
+        return f"k = {k}."
+    span = f"k = {min(scores)}..{max(scores)}"
+    best = max(scores, key=lambda j: (round(scores[j], 6), -j))
+    small = sorted(j for j in scores if shares.get(j, 1.0) < min_share)
+    ok = [j for j in scores if j not in small]
+    head = f"k = {k} was chosen: silhouette {scores[k]:.3f}, smallest cluster {shares.get(k, float('nan')):.1%}."
+    if not ok:
+        return (
+            f"{head} Every k of {span} left a cluster under segments.clusters.min_share = {min_share:.0%}, "
+            "so k was chosen by silhouette alone."
+        )
+    if best == k:
+        rule = f"It has the highest silhouette of {span}"
+        if small:
+            rule += f"; k = {', '.join(map(str, small))} also left a cluster under min_share = {min_share:.0%}"
+        return f"{head} {rule}."
+    return (
+        f"{head} k = {best} has a higher silhouette ({scores[best]:.3f}) but its smallest cluster holds only "
+        f"{shares[best]:.1%} of customers, under segments.clusters.min_share = {min_share:.0%} (a segment too "
+        f"small to act on); k = {k} has the highest silhouette among the k whose clusters all reach it. "
+        f"Set aside: k = {', '.join(map(str, small))}."
+    )
 
 
 def train_report(
@@ -25,14 +70,29 @@ def train_report(
     model_figures: dict[str, dict[str, Any]],
     experiment: str,
     cards: dict[str, str] | None = None,
+    *,
+    segmenter: Any = None,
+    min_share: float | None = None,
+    warnings: list[str] | None = None,
 ) -> str:
-    """Data report, segment profiles with plots, each model against its baselines."""
+    """Data report, segment profiles with plots, each model against its baselines.
+
+    `segmenter` (the fitted `Segmenter`) and `min_share` explain the chosen k; `warnings` (a short history,
+    lines dated in the future) are shown in the data section.
+    """
     data = Section("Data").table(data_report_table(report.to_dict()))
     data.notes.append(
         f"{len(plan.train)} training snapshots ({plan.train[0]} .. {plan.train[-1]}), validation at "
         f"{', '.join(map(str, plan.validation))}, horizon {plan.horizon_days} days."
     )
+    data.notes.extend(f"warning: {w}" for w in warnings or [])
     seg = Section("Segments")
+    if segmenter is not None:
+        reason = getattr(segmenter, "k_reason_", None) or k_choice(
+            segmenter.silhouette_scores_, segmenter.min_shares_,
+            min_share if min_share is not None else segmenter.min_share, segmenter.k_,
+        )  # fmt: skip
+        seg.notes.append(f"K-means: {reason}")
     if stability.matched:
         seg.notes.append(
             f"Cluster ids matched to the champion segmenter: {stability.ids_moved} cluster id(s) remapped, "
@@ -45,7 +105,7 @@ def train_report(
     sections = [data, seg]
     for target, by_model in metrics.items():
         s = Section(f"{target.capitalize()} model")
-        s.notes.append("Validation snapshot; baselines are scored on the same customers.")
+        s.notes.extend(model_notes(by_model))
         if cards and target in cards:
             s.markdown = cards[target]
         s.table(metrics_table(by_model))
@@ -69,8 +129,8 @@ def slipping(table: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame
     """Customers active at the previous score date and at risk now, by lifecycle stage."""
     if previous is None:
         return pd.DataFrame(columns=["lifecycle_stage", "customers"])
-    before = previous.set_index("customer_id")["lifecycle_stage"]
-    now = table.set_index("customer_id")["lifecycle_stage"]
+    before = previous.set_index(CUSTOMER_ID)["lifecycle_stage"]
+    now = table.set_index(CUSTOMER_ID)["lifecycle_stage"]
     both = pd.concat([before.rename("before"), now.rename("now")], axis=1, join="inner")
     moved = both[both["before"].str.endswith("_active") & both["now"].str.endswith("_at_risk")]
     return moved["now"].value_counts().rename_axis("lifecycle_stage").rename("customers").reset_index()
@@ -78,9 +138,9 @@ def slipping(table: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame
 
 def top_at_risk(table: pd.DataFrame, n: int = TOP_AT_RISK) -> pd.DataFrame:
     """The most valuable customers with high churn risk: the first list a retention campaign needs."""
-    cols = ["customer_id", "monetary", "churn_probability", "rfm_segment", "cluster_name"]
+    cols = [CUSTOMER_ID, "monetary", "churn_probability", "rfm_segment", "cluster_name"]
     risky = table[table["churn_risk"] == "high"]
-    return risky.sort_values(["monetary", "customer_id"], ascending=[False, True])[cols].head(n)
+    return risky.sort_values(["monetary", CUSTOMER_ID], ascending=[False, True])[cols].head(n)
 
 
 def score_summary(
@@ -92,16 +152,14 @@ def score_summary(
     drift: dict[str, float] | None = None,
     drift_warn: float = 0.2,
     not_scored: int = 0,
+    extra: list[Section] | None = None,
 ) -> str:
     """Segment sizes and their change since the previous score date, who is slipping, who to call first."""
     since = f"since {prev_date}" if prev_date else "(no earlier score date to compare with)"
     sizes = Section(f"Customers per segment {since}")
     rfm = _counts(table, "rfm_segment", previous)
-    for col, caption in (
-        ("rfm_segment", "RFM segments"),
-        ("lifecycle_stage", "lifecycle"),
-        ("cluster_name", "clusters"),
-    ):
+    for scheme, col in SCHEMES.items():
+        caption = scheme.replace("_", " ")
         sizes.table(rfm if col == "rfm_segment" else _counts(table, col, previous), caption=caption)
     sizes.figure(plots.segment_counts(rfm), "RFM segment sizes")
     moved = slipping(table, previous)
@@ -125,4 +183,4 @@ def score_summary(
         psi_table = pd.DataFrame(sorted(drift.items(), key=lambda kv: -kv[1]), columns=["feature", "PSI"])
         health.table(psi_table.head(15), caption="population stability index against the training snapshot")
     subtitle = f"{len(table):,} customers scored"
-    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, health])
+    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, *(extra or []), health])

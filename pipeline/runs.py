@@ -1,49 +1,71 @@
-"""`segment runs`: the latest train runs as one comparable table, read from the MLflow store."""
+"""`segment runs`: the latest train runs as one comparable table, read from the MLflow store.
+
+Three layouts of the same rows, by terminal width: every metric side by side (wide), the two metrics that
+decide most questions with short headers (an 80-column terminal), or one block of lines per run (narrower).
+"""
 
 from __future__ import annotations
 
 import pandas as pd
-from mlflow.tracking import MlflowClient
-from segment.pipeline import tracking
 
 from segment.config import TrackingConfig
-from segment.errors import ModelRegistryError
+from segment.pipeline import tracking
+from segment.schema import TARGETS, registered_name
 
-TARGETS = ("propensity", "churn")
 METRICS = ("roc_auc", "pr_auc", "brier")
+WIDE = 120  # columns from which every metric fits side by side
+NARROW = 64  # below this, one block per run
+SHORT = {"propensity": "prop", "churn": "churn", "roc_auc": "AUC", "pr_auc": "PR", "brier": "Brier"}
 
 
 def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
     """One row per train run, newest first: when, data, k, validation metrics, champion or not."""
     uri = tracking.tracking_uri(cfg)
-    exp_id = tracking.setup(cfg)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    found = client.search_runs(
-        [exp_id],
-        filter_string="attributes.run_name = 'train'",
-        order_by=["attributes.start_time DESC"],
-        max_results=limit,
-    )
-    champions = {}
-    for target in TARGETS:
-        try:
-            champions[target] = tracking.champion(f"{cfg.model_prefix}{target}", uri).version
-        except ModelRegistryError:
-            champions[target] = None
+    runs = tracking.train_runs(cfg, limit)
+    champions = {t: tracking.champion_version(registered_name(cfg.model_prefix, t), uri) for t in TARGETS}
     rows = []
-    for r in found:
-        tags, m = r.data.tags, r.data.metrics
+    for r in runs:
         row = {
-            "run": r.info.run_id[:8],
-            "started": pd.Timestamp(r.info.start_time, unit="ms").strftime("%Y-%m-%d %H:%M"),
-            "status": r.info.status.lower(),
-            "data": tags.get("data_fingerprint", "")[:8],
-            "k": tags.get("k", ""),
+            "run": r.run_id[:8],
+            "started": pd.Timestamp(r.start_time_ms, unit="ms").strftime("%Y-%m-%d %H:%M"),
+            "status": r.status.lower(),
+            "data": r.tags.get("data_fingerprint", "")[:8],
+            "k": r.tags.get("k", ""),
         }
-        for target in TARGETS:
+        for target in sorted(TARGETS, reverse=True):  # propensity first: the model marketing uses most
             for metric in METRICS:
-                row[f"{target[:5]} {metric}"] = m.get(f"{target}_val_{metric}", float("nan"))
-        won = [t for t in TARGETS if champions[t] is not None and tags.get(f"{t}_version") == str(champions[t])]
+                row[f"{target[:5]} {metric}"] = r.metrics.get(f"{target}_val_{metric}", float("nan"))
+        won = [t for t in TARGETS if champions[t] is not None and r.tags.get(f"{t}_version") == str(champions[t])]
         row["champion"] = ", ".join(won) or "-"
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def compact(df: pd.DataFrame) -> pd.DataFrame:
+    """The 80-column table: short date, ROC-AUC and PR-AUC per model, status only when not finished."""
+    out = pd.DataFrame(
+        {
+            "run": [r if s == "finished" else f"{r} ({s})" for r, s in zip(df["run"], df["status"], strict=True)],
+            "started": df["started"].str[5:],  # MM-DD HH:MM: the year is rarely the question
+            "data": df["data"].str[:6],
+            "k": df["k"],
+        }
+    )
+    for target in sorted(TARGETS, reverse=True):
+        for metric in ("roc_auc", "pr_auc"):
+            out[f"{SHORT[target]}\n{SHORT[metric]}"] = df[f"{target[:5]} {metric}"]
+    out["champion"] = df["champion"].str.replace("propensity", "prop")
+    return out
+
+
+def blocks(df: pd.DataFrame) -> list[str]:
+    """One short block of lines per run, for terminals too narrow for any table."""
+    out = []
+    for row in df.to_dict("records"):
+        lines = [f"run {row['run']}  {row['started']}  {row['status']}", f"  data {row['data']}  k {row['k']}"]
+        for target in sorted(TARGETS, reverse=True):
+            values = "  ".join(f"{SHORT[m]} {row[f'{target[:5]} {m}']:.3f}" for m in METRICS)
+            lines.append(f"  {target:<10} {values}")
+        lines.append(f"  champion: {row['champion']}")
+        out.append("\n".join(lines))
+    return out

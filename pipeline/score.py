@@ -1,185 +1,167 @@
-"""`segment score`: champion models score every customer as of a date; write the segment table and friends.
+"""`segment score`: the champion models score every customer as of a date; the outputs are published whole.
 
-Steps: load -> features and rule segments at the date -> champion models (by registry alias) -> predict
-through the signature -> drift against the training snapshot -> table and summary -> under a lock,
-swap in the Parquet partitions, the database rows and the per-segment exports -> HTML summary and a
-`score` MLflow run. Nothing is written before every check has passed.
+`score` is the orchestrator: prepare -> the score date -> the champions (by registry alias) -> `score_customers`
+(the compute half: features and rule segments at the date, probabilities through each model's signature,
+drift, the segment table and its summary) -> `publish.publish` (every output, nothing written before every
+check has passed) -> `record.record_score` (a `score` MLflow run).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pandas as pd
-from mlflow.exceptions import MlflowException
-from segment.features.customer import customer_features
-from segment.features.gaps import gap_quantiles
-from segment.models.segments import rule_based_segments
-from segment.pipeline import outputs, tracking
-from segment.pipeline.clean import DataReport
-from segment.pipeline.drift import psi
-from segment.pipeline.engines import prepare_for
-from segment.pipeline.prepare import data_span
-from segment.pipeline.progress import info, stage
-from segment.pipeline.reports import score_summary
-from segment.pipeline.table import segment_summary, segment_table
 
-from segment.config import Config
+from segment.config import Config, ScoringConfig
 from segment.errors import InputError
+from segment.pipeline import actions_outputs, checks, record, tracking
+from segment.pipeline import drift as drift_step
+from segment.pipeline.clean import DataReport
+from segment.pipeline.engines import prepare_for
+from segment.pipeline.exports import customer_extras
+from segment.pipeline.prepare import Prepared
+from segment.pipeline.progress import info, stage, warn
+from segment.pipeline.publish import Published, publish
+from segment.pipeline.snapshot import build_snapshots
+from segment.pipeline.table import segment_summary, segment_table
+from segment.schema import MODELS, SEGMENTER, TARGETS, registered_name
 
-MODELS = ("churn", "propensity", "segmenter")
+
+@dataclass(frozen=True)
+class Champions:
+    """The champion models by name (pyfunc for the classifiers, the segmenter object) and their lineage."""
+
+    models: dict[str, Any]
+    refs: dict[str, tracking.RegisteredModel]
+    drift_reference: dict | None
+
+    @property
+    def versions(self) -> str:  # noqa: D102
+        return ",".join(f"{r.name}:{r.version}" for r in self.refs.values())
+
+    @property
+    def run_ids(self) -> str:  # noqa: D102
+        return ",".join(sorted({r.run_id for r in self.refs.values()}))
 
 
-@dataclass
-class ScoreResult:
-    """Where the outputs went and what they hold."""
+@dataclass(frozen=True)
+class Scored:
+    """What scoring computed for one date, before anything is written."""
 
     score_date: date
-    rows: int
-    parquet: Path
-    database_url: str
     table: pd.DataFrame
+    summary: pd.DataFrame
+    drift: dict[str, float]
     report: DataReport
-    summary: Path
-    not_scored: int = 0
-    drift: dict[str, float] = field(default_factory=dict)
-    exports: Path | None = None
+    not_scored: int
+    model_versions: str
+    attributes: pd.DataFrame | None = None
+    actions: actions_outputs.ActionFrames | None = None  # audiences and the replenishment list
+    extras: pd.DataFrame | None = None  # per-customer export columns not in the table (country)
 
 
-def _model_input(model, features: pd.DataFrame, name: str) -> pd.DataFrame:
-    """Exactly the columns the model's signature asks for, in order: nothing else reaches the model."""
-    cols = model.metadata.get_input_schema().input_names()
-    missing = [c for c in cols if c not in features]
-    if missing:
+@dataclass(frozen=True)
+class ScoreResult:
+    """What was scored and where it was published."""
+
+    scored: Scored
+    published: Published
+
+    @property
+    def score_date(self) -> date:  # noqa: D102
+        return self.scored.score_date
+
+    @property
+    def table(self) -> pd.DataFrame:  # noqa: D102
+        return self.scored.table
+
+    @property
+    def rows(self) -> int:  # noqa: D102
+        return len(self.scored.table)
+
+
+def score_date(data: Prepared, asked: date | None, cfg: Config, force: bool = False) -> date:
+    """The date to score: the one asked for, else the last date in the data.
+
+    Refused before the first order, and (unless `force`) far past the data or after a year without orders.
+    """
+    when = asked or data.last
+    if when < data.first:
         raise InputError(
-            f"model {name!r} needs feature columns {missing} that the data cannot provide "
-            f"(was it trained with other column mappings?)"
+            f"score date {when} is before the first order in the data ({data.first}): nobody to score",
+            file=", ".join(Path(f.path).name for f in data.report.files),
+            column=cfg.data.columns.timestamp,
         )
-    return features[cols]
+    forced = checks.check_score_date(data.engine, when, data.last, cfg.time.horizon_days, force)
+    if forced:
+        warn(forced)
+    return when
 
 
-def _probabilities(model, features: pd.DataFrame, name: str) -> np.ndarray:
-    """P(class 1) through pyfunc, with a schema mismatch turned into a clear error (no data in it)."""
-    try:
-        out = np.asarray(model.predict(_model_input(model, features, name)))
-    except MlflowException as e:
-        first = str(e.message).strip().splitlines()[0][:300]
-        raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
-    if out.ndim != 2 or out.shape[1] != 2:
-        raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")
-    return out[:, 1].astype(float)
+def load_champions(cfg: Config) -> Champions:
+    """The `@champion` version of every model of the config, and the drift reference of their training run."""
+    uri = tracking.tracking_uri(cfg.tracking)
+    tracking.setup(cfg.tracking)
+    refs = {m: tracking.champion(registered_name(cfg.tracking.model_prefix, m), uri) for m in MODELS}
+    models = {t: tracking.load_pyfunc(refs[t]) for t in TARGETS}
+    models[SEGMENTER] = tracking.load_sklearn(refs[SEGMENTER])
+    return Champions(models, refs, tracking.load_run_json(refs["propensity"].run_id, "drift_reference.json"))
 
 
-def database_url(cfg: Config) -> str:
-    """The configured URL, or a SQLite file next to the Parquet dataset."""
-    return cfg.output.database_url or f"sqlite:///{Path(cfg.output.root) / 'segments.db'}"
-
-
-def _drift(cfg: Config, ref: tracking.RegisteredModel, feats: pd.DataFrame) -> dict[str, float]:
-    reference = tracking.load_run_json(ref.run_id, "drift_reference.json")
+def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConfig) -> dict[str, float]:
+    """PSI of every model feature against training; warns past `drift_warn_psi`, fails past `fail_on_drift`."""
     if reference is None:
         info("[yellow]drift:[/yellow] the champion has no drift reference (trained before drift checks); skipped")
         return {}
-    values = psi(reference, feats)
-    moved = {f: v for f, v in values.items() if v > cfg.scoring.drift_warn_psi}
-    for f, v in sorted(moved.items(), key=lambda kv: -kv[1]):
-        info(f"[yellow]warning: drift[/yellow] {f}: PSI {v:.2f} > {cfg.scoring.drift_warn_psi}")
-    limit = cfg.scoring.fail_on_drift
-    if limit is not None and values and max(values.values()) > limit:
+    values = drift_step.psi(reference, features)
+    for f, v in sorted(values.items(), key=lambda kv: -kv[1]):
+        if v > cfg.drift_warn_psi:
+            warn(f"drift {f}: PSI {v:.2f} > {cfg.drift_warn_psi}")
+    if cfg.fail_on_drift is not None and values and max(values.values()) > cfg.fail_on_drift:
         worst = max(values, key=values.get)
         raise InputError(
-            f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={limit}; "
+            f"drift: feature {worst!r} has PSI {values[worst]:.2f} above scoring.fail_on_drift={cfg.fail_on_drift}; "
             "nothing was written (retrain, or raise the limit)"
         )
     return values
 
 
-def score(cfg: Config, score_date: date | None = None) -> ScoreResult:
-    """Score every customer with a purchase on or before `score_date` (default: last date in the data)."""
-    with stage("load and clean transactions"):
-        con, report = prepare_for(cfg, attributes=bool(cfg.output.export_attributes))  # DuckDB, or Spark
-    first, last = data_span(con)
-    when = score_date or last
-    if when < first:
-        raise InputError(
-            f"score date {when} is before the first order in the data ({first}): nobody to score",
-            file=", ".join(Path(f.path).name for f in report.files),
-            column=cfg.data.columns.timestamp,
-        )
-    with stage(f"features and segments at {when}"):
-        feats = customer_features(con, [when], horizon_days=cfg.time.horizon_days)
-        lc = cfg.segments.lifecycle
-        gaps = gap_quantiles(
-            con, when, loyal_orders=lc.loyal_orders, quantiles=(lc.active_quantile, lc.at_risk_quantile)
-        )
-        rules = rule_based_segments(feats, gaps, cfg.segments.rfm_rules, lc)
-    uri = tracking.tracking_uri(cfg.tracking)
-    exp = tracking.setup(cfg.tracking)
-    with stage("load champion models"):
-        refs = {m: tracking.champion(f"{cfg.tracking.model_prefix}{m}", uri) for m in MODELS}
-        churn_model = tracking.load_pyfunc(refs["churn"])
-        purchase_model = tracking.load_pyfunc(refs["propensity"])
-        segmenter = tracking.load_sklearn(refs["segmenter"])
-    with stage(f"score {len(feats):,} customers"):
-        churn = _probabilities(churn_model, feats, "churn")
-        purchase = _probabilities(purchase_model, feats, "propensity")
-        drift = _drift(cfg, refs["propensity"], feats)
-        ids = segmenter.predict(feats)
-        versions = ",".join(f"{r.name}:{r.version}" for r in refs.values())
-        run_ids = ",".join(sorted({r.run_id for r in refs.values()}))
-        table = segment_table(
-            feats,
-            rules,
-            ids,
-            segmenter.name_of(ids),
-            churn,
-            purchase,
-            score_date=when,
-            model_versions=versions,
-            run_id=run_ids,
-            cfg=cfg.scoring,
-        )
-        summary_rows = segment_summary(table)
-    not_scored = report.customers - len(table)  # customers with no purchase on or before the date
+def score_customers(data: Prepared, when: date, cfg: Config, champions: Champions) -> Scored:
+    """Features, rule segments, probabilities, clusters and drift at `when`: the segment table, nothing written."""
+    snap = build_snapshots(data.engine, [when], segmented=[when], time=cfg.time, segments=cfg.segments).segmented[when]
+    feats, models = snap.features, champions.models
+    churn, purchase = (tracking.predict_positive(models[t], feats, t) for t in ("churn", "propensity"))
+    drift = check_drift(champions.drift_reference, feats, cfg.scoring)
+    ids = models[SEGMENTER].predict(feats)
+    table = segment_table(
+        feats, snap.segments, ids, models[SEGMENTER].name_of(ids), churn, purchase, score_date=when,
+        model_versions=champions.versions, run_id=champions.run_ids, cfg=cfg.scoring,
+    )  # fmt: skip
     attributes = None
     if cfg.output.export_attributes:
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
-        attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
-    root = Path(cfg.output.root)
-    url = database_url(cfg)
-    with stage("write outputs"), outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
-        previous = outputs.previous_partition(root / "segment_table", when)
-        path = outputs.write_partition(table, outputs.inside(root, "segment_table"), when)
-        outputs.write_partition(summary_rows, outputs.inside(root, "segment_summary"), when)
-        outputs.write_database(
-            {cfg.output.table: table, cfg.output.summary_table: summary_rows}, url, when, cfg.output.db_schema
-        )
-        exports = outputs.write_exports(table, attributes, root, when) if cfg.output.exports else None
-        html = score_summary(
-            table,
-            when,
-            *(previous[::-1] if previous else (None, None)),
-            drift=drift,
-            drift_warn=cfg.scoring.drift_warn_psi,
-            not_scored=not_scored,
-        )
-        summary = outputs.write_text(outputs.inside(root, "reports", f"score-{when}.html"), html)
-    with tracking.run(exp, "score", tags={"score_date": str(when), "model_versions": versions}):
-        tracking.log_metrics(
-            {
-                "customers": len(table),
-                "not_scored": not_scored,
-                "mean_churn_probability": float(churn.mean()),
-                "mean_purchase_probability": float(purchase.mean()),
-                "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
-            },
-            prefix="score_",
-        )
-        tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
-        tracking.log_json(report.to_dict(), "data_report.json")
-        tracking.log_frame(summary_rows, "segment_summary.csv")
-        tracking.log_text(html, "summary.html")
-    return ScoreResult(when, len(table), path, url, table, report, summary, not_scored, drift, exports)
+        attributes = data.engine.query(f"SELECT customer_id, {names} FROM customer_attributes")
+    not_scored = data.report.customers - len(table)  # customers with no purchase on or before the date
+    actions = actions_outputs.build(data.engine.con, table, cfg, when, attributes)  # a bad filter fails here
+    return Scored(
+        when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes,
+        actions=actions, extras=customer_extras(feats),
+    )  # fmt: skip
+
+
+def score(cfg: Config, asked: date | None = None, force: bool = False) -> ScoreResult:
+    """Score every customer with a purchase on or before the date (default: the last date in the data)."""
+    with stage("load and clean transactions"):
+        data = prepare_for(cfg, attributes=bool(cfg.output.export_attributes))  # DuckDB, or Spark
+    when = score_date(data, asked, cfg, force)
+    with stage("load champion models"):
+        champions = load_champions(cfg)
+    with stage(f"score customers at {when}"):
+        scored = score_customers(data, when, cfg, champions)
+    with stage("write outputs"):
+        published = publish(scored, cfg)
+    record.record_score(scored, cfg, published.html)
+    return ScoreResult(scored, published)

@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from segment.config import DataConfig
+from segment.errors import ConfigError, InputError
 from segment.features.orders import build_orders
 from segment.features.spark_engine import SparkConnection, SparkEngine
 from segment.pipeline.clean import DataReport, clean_lines, describe_orders
@@ -27,9 +29,6 @@ from segment.pipeline.load import (
     expand_sources,
     quote_ident,
 )
-
-from segment.config import DataConfig
-from segment.errors import ConfigError, InputError
 
 TABLE_PREFIX = "table:"
 URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
@@ -175,5 +174,5 @@ def prepare(engine: SparkEngine, cfg: DataConfig, *, attributes: bool = False) -
             f"SELECT customer_id, {latest} FROM raw_lines WHERE customer_id IS NOT NULL GROUP BY customer_id",
         )
     engine.unregister("raw_lines")
-    build_orders(con, lines="lines", table="orders")
+    build_orders(engine, lines="lines", table="orders")
     return describe_orders(con, report, lines="lines", orders="orders")

@@ -8,27 +8,7 @@ import numpy as np
 import pandas as pd
 
 from segment.config import ScoringConfig
-
-COLUMNS = (
-    "customer_id",
-    "score_date",
-    "recency_days",
-    "frequency",
-    "monetary",
-    "r_score",
-    "f_score",
-    "m_score",
-    "rfm_segment",
-    "lifecycle_stage",
-    "cluster_id",
-    "cluster_name",
-    "churn_probability",
-    "purchase_probability",
-    "churn_risk",
-    "propensity_decile",
-    "model_versions",
-    "run_id",
-)
+from segment.schema import CUSTOMER_ID, SCHEME_COLUMNS, SCORE_DATE, SEGMENT_TABLE, SEGMENT_TABLE_COLUMNS
 
 
 def churn_risk(p: np.ndarray, thresholds: tuple[float, float]) -> np.ndarray:
@@ -58,8 +38,8 @@ def segment_table(
     """One row per customer, sorted by customer id, with the contract's columns and types."""
     table = pd.DataFrame(
         {
-            "customer_id": features["customer_id"].astype(str).to_numpy(),
-            "score_date": pd.Series([score_date] * len(features), dtype="object"),
+            CUSTOMER_ID: features[CUSTOMER_ID].astype(str).to_numpy(),
+            SCORE_DATE: pd.Series([score_date] * len(features), dtype="object"),
             "recency_days": features["recency_days"].to_numpy(dtype=float),
             "frequency": features["frequency"].to_numpy(dtype=float),
             "monetary": features["monetary"].to_numpy(dtype=float),
@@ -78,10 +58,8 @@ def segment_table(
             "run_id": run_id,
         }
     )
-    return table.sort_values("customer_id", kind="stable").reset_index(drop=True)[list(COLUMNS)]
-
-
-SCHEMES = ("rfm_segment", "lifecycle_stage", "cluster_name")
+    table = table.sort_values(CUSTOMER_ID, kind="stable").reset_index(drop=True)
+    return table[list(SEGMENT_TABLE_COLUMNS)].astype(SEGMENT_TABLE)
 
 
 def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
@@ -89,10 +67,10 @@ def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
     revenue = table["monetary"].clip(lower=0)
     total = revenue.sum() or 1.0
     parts = []
-    for scheme in SCHEMES:
+    for scheme in SCHEME_COLUMNS:
         g = table.assign(_rev=revenue).groupby(scheme, sort=True)
         part = g.agg(
-            customers=("customer_id", "size"),
+            customers=(CUSTOMER_ID, "size"),
             revenue=("_rev", "sum"),
             mean_churn_probability=("churn_probability", "mean"),
             mean_purchase_probability=("purchase_probability", "mean"),
@@ -103,7 +81,7 @@ def segment_summary(table: pd.DataFrame) -> pd.DataFrame:
         part.insert(5, "revenue_share", part.pop("revenue") / total)
         parts.append(part)
     out = pd.concat(parts, ignore_index=True)
-    out.insert(0, "score_date", table["score_date"].iloc[0] if len(table) else None)
+    out.insert(0, SCORE_DATE, table[SCORE_DATE].iloc[0] if len(table) else None)
     out["model_versions"] = table["model_versions"].iloc[0] if len(table) else ""
     out["run_id"] = table["run_id"].iloc[0] if len(table) else ""
     return out

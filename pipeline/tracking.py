@@ -1,7 +1,8 @@
-"""Every MLflow call lives here: store setup, runs, logging, registry and champion loading.
+"""The MLflow adapter: the only module that imports mlflow.
 
-`features/` and `models/` never import mlflow; orchestrators call these helpers. Models are
-logged through `mlflow.sklearn` with `pyfunc_predict_fn="predict_proba"`, so pyfunc loading
+Store setup, runs, logging, the registry, loading champions, predicting through a model's signature and
+reading past runs. What to record is decided by `record.py`; `features/` and `models/` never see MLflow.
+Models are logged through `mlflow.sklearn` with `pyfunc_predict_fn="predict_proba"`, so pyfunc loading
 returns probabilities, not labels (a LightGBM flavour model would return 0/1).
 """
 
@@ -28,9 +29,21 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 
 from segment.config import TrackingConfig
-from segment.errors import ModelRegistryError
+from segment.errors import InputError, ModelRegistryError
+from segment.pipeline.model_env import model_pip_requirements
 
 CHAMPION = "champion"
+# MLflow 3.x UI: an experiment without this tag may open on GenAI traces; ours holds runs and models
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
+def configure_logging(verbose: bool) -> None:
+    """MLflow's and alembic's INFO lines drown the stage lines: shown only when verbose."""
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def tracking_uri(cfg: TrackingConfig) -> str:
@@ -48,9 +61,13 @@ def setup(cfg: TrackingConfig) -> str:
     try:
         exp = mlflow.get_experiment_by_name(cfg.experiment)
         if exp is not None:
+            if not set(EXPERIMENT_KIND) & set(exp.tags):  # created before the kind was set; a user's choice stays
+                MlflowClient().set_experiment_tag(exp.experiment_id, *next(iter(EXPERIMENT_KIND.items())))
             return exp.experiment_id
         try:
-            return mlflow.create_experiment(cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri())
+            return mlflow.create_experiment(
+                cfg.experiment, artifact_location=Path(cfg.artifact_root).as_uri(), tags=EXPERIMENT_KIND
+            )
         except MlflowException:  # created concurrently by another process
             return mlflow.get_experiment_by_name(cfg.experiment).experiment_id
     except MlflowException as e:
@@ -158,6 +175,7 @@ def _log_model(model: Any, name: str, signature: Any, example: pd.DataFrame, pre
         registered_model_name=name,
         serialization_format="skops",
         skops_trusted_types=trusted,
+        pip_requirements=model_pip_requirements(),  # inferring them costs ~18 s and lists dev tools
     )
 
 
@@ -191,3 +209,70 @@ def load_run_json(run_id: str, artifact_file: str) -> Any | None:
         return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
     except (MlflowException, OSError):
         return None
+
+
+def input_names(model: Any) -> list[str]:
+    """The columns a pyfunc model's signature asks for, in order."""
+    return model.metadata.get_input_schema().input_names()
+
+
+def predict_positive(model: Any, features: pd.DataFrame, name: str) -> np.ndarray:
+    """P(class 1) through pyfunc.
+
+    Exactly the signature's columns reach the model; a schema mismatch becomes a clear error with no data in it.
+    """
+    cols = input_names(model)
+    missing = [c for c in cols if c not in features]
+    if missing:
+        raise InputError(
+            f"model {name!r} needs feature columns {missing} that the data cannot provide "
+            f"(was it trained with other column mappings?)"
+        )
+    try:
+        out = np.asarray(model.predict(features[cols]))
+    except MlflowException as e:
+        first = str(e.message).strip().splitlines()[0][:300]
+        raise InputError(f"model {name!r} rejected the input against its signature: {first}") from None
+    if out.ndim != 2 or out.shape[1] != 2:
+        raise InputError(f"model {name!r} returned shape {out.shape}, not class probabilities")
+    return out[:, 1].astype(float)
+
+
+@dataclass(frozen=True)
+class PastRun:
+    """A finished or running train run as `segment runs` shows it."""
+
+    run_id: str
+    start_time_ms: int
+    status: str
+    tags: dict[str, str]
+    metrics: dict[str, float]
+
+
+def train_runs(cfg: TrackingConfig, limit: int) -> list[PastRun]:
+    """The latest `train` runs of the config's experiment, newest first."""
+    uri = tracking_uri(cfg)
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    found = client.search_runs(
+        [setup(cfg)],
+        filter_string="attributes.run_name = 'train'",
+        order_by=["attributes.start_time DESC"],
+        max_results=limit,
+    )
+    return [
+        PastRun(r.info.run_id, r.info.start_time, r.info.status, dict(r.data.tags), dict(r.data.metrics)) for r in found
+    ]
+
+
+def champion_version(name: str, uri: str) -> int | None:
+    """The champion's version number, or None when there is none."""
+    try:
+        return champion(name, uri).version
+    except ModelRegistryError:
+        return None
+
+
+def train_run_of(run_id: str) -> str:
+    """The top-level run a model's run belongs to (its parent `train` run), or the run itself."""
+    tags = MlflowClient().get_run(run_id).data.tags
+    return tags.get("mlflow.parentRunId") or run_id

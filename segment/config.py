@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import re
 import zoneinfo
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -54,6 +55,11 @@ class CsvOptions(Strict):
     delimiter: str = Field(",", description="field separator, e.g. `;` or `\\t`")
     encoding: str = Field("utf-8", description="text encoding, e.g. `latin-1`")
     quote: str = Field('"', description="quote character")
+    decimal: Literal[".", ","] = Field(
+        ".",
+        description="decimal separator of numbers in text: `,` for European exports (then `.` and spaces "
+        "are read as thousands separators: `1.234,50` = 1234.5)",
+    )
 
 
 class SqlSource(Strict):
@@ -259,6 +265,9 @@ class SearchConfig(Strict):
     seed: int = Field(0, description="seed of the TPE sampler")
 
 
+MAX_TRAINING_ROWS = 1_000_000  # docs/performance.md: fit CPU grows with the rows; quality was flat from 200k
+
+
 class ModelsConfig(Strict):
     """Churn and propensity classifiers."""
 
@@ -266,6 +275,14 @@ class ModelsConfig(Strict):
     search: SearchConfig = SearchConfig()
     champion_metric: Literal["pr_auc", "roc_auc", "brier", "log_loss", "ece"] = Field(
         "pr_auc", description="validation metric a new model must match or beat to take the `champion` alias"
+    )
+    max_training_rows: int | None = Field(
+        MAX_TRAINING_ROWS,
+        ge=1000,
+        description="cap on training-snapshot rows: a seeded sample of whole customers above it; null = no cap",
+    )
+    bgnbd_baseline: bool = Field(
+        False, description="also fit the BG/NBD baseline (pymc-marketing) for the model card; the benchmark always does"
     )
 
 
@@ -315,6 +332,112 @@ class OutputConfig(Strict):
     )
 
 
+AUDIENCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # audience and campaign names: also file names
+Value = str | int | float
+
+
+class NumberRange(Strict):
+    """An inclusive range; either end may be left open."""
+
+    min: float | None = Field(None, description="lowest value kept (inclusive)")
+    max: float | None = Field(None, description="highest value kept (inclusive)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> NumberRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is above max {self.max}")
+        return self
+
+
+class DateRange(Strict):
+    """An inclusive range of dates (YYYY-MM-DD); either end may be left open."""
+
+    min: date | None = Field(None, description="earliest date kept (inclusive)")
+    max: date | None = Field(None, description="latest date kept (inclusive)")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DateRange:
+        if self.min is None and self.max is None:
+            raise ValueError("give `min`, `max` or both")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min {self.min} is after max {self.max}")
+        return self
+
+
+class ColumnCondition(Strict):
+    """A condition on one segment-table column: values in / not in a list, and/or a numeric range."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    in_: list[Value] | None = Field(None, alias="in", min_length=1, description="keep rows whose value is listed")
+    not_in: list[Value] | None = Field(None, min_length=1, description="drop rows whose value is listed")
+    min: float | None = Field(None, description="keep rows with value >= min")
+    max: float | None = Field(None, description="keep rows with value <= max")
+
+    @model_validator(mode="after")
+    def _something(self) -> ColumnCondition:
+        if self.in_ is None and self.not_in is None and self.min is None and self.max is None:
+            raise ValueError("a column condition needs `in`, `not_in`, `min` or `max`")
+        return self
+
+
+class AudienceFilter(Strict):
+    """Who is in a named audience: every condition must hold; `{}` selects everyone scored at the date.
+
+    Conditions on order history use orders at or before the score date only. Values are passed to the
+    database as parameters, never pasted into SQL.
+    """
+
+    columns: dict[str, ColumnCondition] = Field(
+        default_factory=dict,
+        description="segment-table column -> condition, e.g. `rfm_segment: {in: [Champions]}`, "
+        "`churn_probability: {min: 0.5}`",
+    )
+    countries: list[str] | None = Field(None, min_length=1, description="customer's country (most frequent) is listed")
+    products: list[str] | None = Field(None, min_length=1, description="bought any of these product ids")
+    categories: list[str] | None = Field(None, min_length=1, description="bought in any of these categories")
+    bought_within_days: int | None = Field(
+        None, gt=0, description="products/categories bought within the last N days before the date"
+    )
+    order_value: NumberRange | None = Field(None, description="mean gross value of the customer's orders")
+    orders: NumberRange | None = Field(None, description="number of purchase orders")
+    first_order: DateRange | None = Field(None, description="date of the first purchase order")
+    last_order: DateRange | None = Field(None, description="date of the last purchase order")
+
+    @field_validator("columns")
+    @classmethod
+    def _column_names(cls, v: dict[str, ColumnCondition]) -> dict[str, ColumnCondition]:
+        bad = [k for k in v if not re.fullmatch(IDENTIFIER, k)]
+        if bad:
+            raise ValueError(f"column names must be identifiers (letters, digits, _): {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _within(self) -> AudienceFilter:
+        if self.bought_within_days is not None and not (self.products or self.categories):
+            raise ValueError("`bought_within_days` needs `products` or `categories`")
+        return self
+
+
+class ReplenishmentConfig(Strict):
+    """Per-product repurchase intervals and the "due for refill" list written at scoring."""
+
+    enabled: bool = Field(True, description="write the replenishment list at scoring (needs `product_id` mapped)")
+    min_customers: int = Field(10, ge=2, description="a product qualifies when this many customers bought it again")
+    due_within_days: int = Field(14, gt=0, description="list customers whose refill is due in the next N days")
+
+
+class CampaignsConfig(Strict):
+    """Where campaigns are recorded (beside the segment table, in `output.database_url`)."""
+
+    table: str = Field("campaigns", pattern=IDENTIFIER, description="database table: one row per campaign")
+    members_table: str = Field(
+        "campaign_members", pattern=IDENTIFIER, description="database table: one row per campaign member"
+    )
+
+
 class SparkConfig(Strict):
     """The Spark session of `engine: spark` (docs/spark.md)."""
 
@@ -338,6 +461,28 @@ class Config(Strict):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     output: OutputConfig = OutputConfig()
+    audiences: dict[str, AudienceFilter] = Field(
+        default_factory=dict, description="named audiences exported at scoring: name -> filter (see docs/actions.md)"
+    )
+    replenishment: ReplenishmentConfig = ReplenishmentConfig()
+    campaigns: CampaignsConfig = CampaignsConfig()
+
+    @field_validator("audiences")
+    @classmethod
+    def _audience_names(cls, v: dict[str, AudienceFilter]) -> dict[str, AudienceFilter]:
+        bad = [k for k in v if not re.fullmatch(AUDIENCE_NAME, k)]
+        if bad:
+            raise ValueError(f"audience names must be letters, digits, _ or - (they name files): {bad}")
+        return v
+
+    @model_validator(mode="after")
+    def _audience_columns_mapped(self) -> Config:
+        mapped = self.data.columns.mapped()
+        for name, f in self.audiences.items():
+            for key, column in (("products", "product_id"), ("categories", "category"), ("countries", "country")):
+                if getattr(f, key) and column not in mapped:
+                    raise ValueError(f"audience {name!r} filters on `{key}` but data.columns.{column} is not mapped")
+        return self
 
     @model_validator(mode="after")
     def _exported_attributes_exist(self) -> Config:

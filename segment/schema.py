@@ -90,9 +90,13 @@ SEGMENT_TABLE: dict[str, str] = {  # column -> pandas dtype, in contract order
 SEGMENT_TABLE_COLUMNS = tuple(SEGMENT_TABLE)
 EXPORT_COLUMNS = (
     CUSTOMER_ID,
+    "monetary",
+    "last_order_date",
+    "country",  # when mapped
+    "expected_value",  # when the segment table has it
     *SCHEME_COLUMNS,
     "churn_probability",
     "purchase_probability",
     "churn_risk",
     "propensity_decile",
-)  # the per-segment CSVs; plus only the customer attributes the config lists
+)  # the per-segment CSVs, most valuable first; plus only the customer attributes the config lists

@@ -6,11 +6,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from segment.pipeline.config_file import load_config
-from segment.pipeline.train import train
 
 from bench.generate import COLUMNS
 from segment.config import Config
+from segment.features.engine import DuckDBEngine
+from segment.features.orders import build_orders
+from segment.pipeline.config_file import load_config
+from segment.pipeline.train import train
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "data" / "sample"
@@ -38,6 +40,25 @@ def lines_frame(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns).assign(
         InvoiceDate=lambda d: pd.to_datetime(d["InvoiceDate"], format="ISO8601"), Country="United Kingdom"
     )
+
+
+def canonical_lines(rows: list[tuple]) -> pd.DataFrame:
+    """Clean order lines in the canonical columns, from (customer, timestamp, order, product, quantity, price)."""
+    df = pd.DataFrame(rows, columns=["customer_id", "timestamp", "order_id", "product_id", "quantity", "unit_price"])
+    return df.assign(
+        timestamp=pd.to_datetime(df["timestamp"], format="ISO8601"),
+        amount=df["quantity"] * df["unit_price"],
+        country="United Kingdom",
+    )
+
+
+def engine_with_lines(lines: pd.DataFrame) -> DuckDBEngine:
+    """Tables `lines` and `orders` built in memory from clean canonical lines: no files, no config."""
+    engine = DuckDBEngine()
+    engine.register("lines_df", lines)
+    engine.create_table("lines", "SELECT * REPLACE (CAST(round(amount, 4) AS DECIMAL(18, 4)) AS amount) FROM lines_df")
+    build_orders(engine)
+    return engine
 
 
 @pytest.fixture

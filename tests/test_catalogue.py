@@ -1,13 +1,11 @@
-"""The feature catalogue matches the feature query exactly, and optional columns add or remove features."""
+"""The feature query is generated from the catalogue; optional input columns add or remove features."""
 
 from datetime import date
 
-import pandas as pd
-from segment.features.catalogue import CATALOGUE, DOC, markdown
-from segment.features.customer import KEYS, customer_features
-from segment.pipeline.prepare import connect, prepare
-
-from tests.conftest import RETAIL_COLUMNS, lines_frame
+from segment.features.catalogue import CATALOGUE, DOC, available, left_out, markdown
+from segment.features.customer import customer_features
+from segment.schema import KEYS
+from tests.conftest import canonical_lines, engine_with_lines
 
 ROWS = [
     ("A", "2021-01-01 10:00", "1", "P1", 2, 5.0),
@@ -16,29 +14,25 @@ ROWS = [
 ]
 
 
-def _columns(tiny_config, frame: pd.DataFrame, columns: dict) -> list[str]:
-    cfg = tiny_config({"l.parquet": frame}, columns=columns)
-    con = connect()
-    prepare(con, cfg.data)
-    return [c for c in customer_features(con, [date(2021, 3, 1)], horizon_days=90).columns if c not in KEYS]
+def _columns(lines) -> list[str]:
+    feats = customer_features(engine_with_lines(lines), [date(2021, 3, 1)], horizon_days=90)
+    return [c for c in feats.columns if c not in KEYS]
 
 
-def test_catalogue_lists_exactly_what_the_query_produces_with_every_column_mapped(tiny_config):
-    frame = lines_frame(ROWS).assign(Category=["mugs", "cards", "mugs"], Discount=[1.0, 0.0, 0.5])
-    columns = RETAIL_COLUMNS | {"category": "Category", "discount": "Discount"}
-    got = _columns(tiny_config, frame, columns)
-    assert got == [f.name for f in CATALOGUE if f.table == "features"]
+def test_every_catalogue_expression_runs_with_every_column_mapped():
+    lines = canonical_lines(ROWS).assign(category=["mugs", "cards", "mugs"], discount=[1.0, 0.0, 0.5])
+    assert _columns(lines) == [f.name for f in CATALOGUE if f.table == "features"]
 
 
-def test_features_needing_unmapped_columns_are_left_out_with_a_log_note(tiny_config, caplog):
-    frame = lines_frame(ROWS).assign(Amount=lambda d: d["Quantity"] * d["Price"])
-    minimal = {"customer_id": "Customer ID", "timestamp": "InvoiceDate", "amount": "Amount"}
-    with caplog.at_level("INFO", logger="segment.features.catalogue"):
-        got = _columns(tiny_config, frame, minimal)
+def test_features_needing_unmapped_columns_are_left_out():
+    lines = canonical_lines(ROWS)[["customer_id", "timestamp", "order_id", "amount"]]
+    got = _columns(lines)
     needy = {f.name for f in CATALOGUE if f.needs}
     assert not needy & set(got)
     assert {"recency_days", "frequency", "monetary", "gap_mean_days", "return_rate"} <= set(got)
-    assert "feature items_per_order left out: column quantity is not mapped" in caplog.text
+    mapped = set(lines.columns)
+    assert [f.name for f in available(mapped)] == got
+    assert {f.name for f in left_out(mapped)} == needy - {"r_score", "f_score", "m_score"}
 
 
 def test_the_generated_page_is_current():

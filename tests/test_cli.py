@@ -4,13 +4,13 @@ import subprocess
 import sys
 
 import pytest
-from segment.pipeline.cli import app, main
 from typer.testing import CliRunner
 
+from segment.pipeline.cli import app, main
 from tests.conftest import REPO
 
 runner = CliRunner()
-COMMANDS = ("validate", "features", "train", "score", "runs")
+COMMANDS = ("validate", "features", "train", "score", "runs", "ui")
 
 
 @pytest.mark.parametrize("command", COMMANDS)

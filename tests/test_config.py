@@ -1,9 +1,9 @@
 from pathlib import Path
 
 import pytest
-from segment.pipeline.config_file import load_config
 
 from segment.errors import ConfigError
+from segment.pipeline.config_file import load_config
 from tests.conftest import REPO
 
 

@@ -2,6 +2,8 @@
 
 import numpy as np
 import pandas as pd
+import pytest
+
 from segment.pipeline.drift import psi, reference
 
 
@@ -33,3 +35,16 @@ def test_categories_and_missing_values_count():
     got = psi(ref, moved)
     assert got["country"] > 1 and got["gap_mean_days"] > 1
     assert psi(ref, moved.drop(columns="country")).keys() == {"gap_mean_days"}
+
+
+def test_psi_by_hand():
+    ref = {"x": {"edges": [1.0], "shares": [0.5, 0.5, 0.0]}, "c": {"categories": {"UK": 0.8, "DE": 0.2}, "other": 0.0}}
+    frame = pd.DataFrame({"x": [0.0, 0.0, 0.0, 2.0], "c": ["UK", "UK", "DE", "FR"]})
+    got = psi(ref, frame)
+    # x: shares 3/4 and 1/4 against 1/2 and 1/2; the empty missing-value bin adds nothing
+    assert got["x"] == pytest.approx(0.25 * np.log(1.5) + 0.25 * np.log(2.0))
+    # c: UK 1/2 vs 0.8, DE 1/4 vs 0.2, an unseen country 1/4 vs the floor 1e-4
+    expected = -0.3 * np.log(0.5 / 0.8) + 0.05 * np.log(0.25 / 0.2) + (0.25 - 1e-4) * np.log(0.25 / 1e-4)
+    assert got["c"] == pytest.approx(expected)
+    same = pd.DataFrame({"x": [0.0, 2.0] * 5, "c": ["UK"] * 8 + ["DE"] * 2})  # exactly the reference shares
+    assert psi(ref, same) == {"x": 0.0, "c": pytest.approx(0.0, abs=1e-12)}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 
 import pytest
-from segment.pipeline.config_file import load_config
-from segment.pipeline.engines import prepare_for, require_spark
 
 from segment.errors import ConfigError
+from segment.pipeline.config_file import load_config
+from segment.pipeline.engines import prepare_for, require_spark
 from tests.conftest import RETAIL_COLUMNS, SAMPLE, write_config
 
 

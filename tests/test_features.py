@@ -3,17 +3,19 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
+from segment.features.gaps import gap_quantiles
 from segment.features.labels import attach_labels, future_buyers
 from segment.pipeline.prepare import connect, prepare
-
 from tests.conftest import SAMPLE, lines_frame
 
 
 def _features(cfg, cutoffs, horizon=90):
     con = connect()
     prepare(con, cfg.data)
-    return customer_features(con, cutoffs, horizon_days=horizon), con
+    return customer_features(DuckDBEngine(con), cutoffs, horizon_days=horizon), con
 
 
 def test_future_lines_change_no_feature_on_real_data(tiny_config):
@@ -62,9 +64,9 @@ def test_known_values_for_a_hand_written_history(tiny_config):
     assert (b["recency_days"], b["frequency"], b["tenure_days"]) == (90, 1, 90)
     assert np.isnan(b["gap_mean_days"])
 
-    labels = attach_labels(feats, future_buyers(con, [date(2021, 1, 31)], 90), lookback_days=365).set_index(
-        "customer_id"
-    )
+    labels = attach_labels(
+        feats, future_buyers(DuckDBEngine(con), [date(2021, 1, 31)], 90), lookback_days=365
+    ).set_index("customer_id")
     assert labels.loc["A", "purchase_label"] == 1  # the Feb 1 order is in (t, t + 90]
     assert labels.loc["A", "churn_label"] == 0
     assert labels.loc["B", "purchase_label"] == 0
@@ -79,15 +81,11 @@ def test_customer_ids_keep_their_text(tiny_config):
 
 # ------------------------------------------------------------- property: the future never leaks
 
-import tempfile  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
-from segment.features.rfm import quintile_score  # noqa: E402
-from segment.pipeline.config_file import load_config  # noqa: E402
 
-from tests.conftest import RETAIL_COLUMNS, write_config  # noqa: E402
+from segment.features.rfm import quintile_score  # noqa: E402
+from tests.conftest import canonical_lines, engine_with_lines  # noqa: E402
 
 START = pd.Timestamp("2021-01-01")
 line = st.tuples(
@@ -101,16 +99,13 @@ line = st.tuples(
 
 
 def _lines(rows) -> pd.DataFrame:
-    return lines_frame([(c, START + pd.Timedelta(minutes=m), i, p, q, pr) for c, m, i, p, q, pr in rows])
+    return canonical_lines([(c, START + pd.Timedelta(minutes=m), i, p, q, pr) for c, m, i, p, q, pr in rows])
 
 
-def _features_of(frame: pd.DataFrame, cutoff: date) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory() as folder:
-        frame.to_parquet(Path(folder) / "l.parquet", index=False)
-        cfg = load_config(write_config(Path(folder), {"source": f"{folder}/l.parquet", "columns": RETAIL_COLUMNS}))
-        con = connect()
-        prepare(con, cfg.data)
-        return customer_features(con, [cutoff], horizon_days=90)
+def _features_of(lines: pd.DataFrame, cutoff: date) -> pd.DataFrame:
+    """Orders and features built in memory from the lines: the property is about the queries, not the files."""
+    lines = lines.assign(amount=lines["quantity"] * lines["unit_price"])
+    return customer_features(engine_with_lines(lines), [cutoff], horizon_days=90)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,18 +119,18 @@ def test_lines_after_the_cutoff_never_change_a_feature(past, future, cutoff_day,
     cutoff = (START + pd.Timedelta(days=cutoff_day)).date()
     end = pd.Timestamp(cutoff) + pd.Timedelta(days=1)
     base = _lines(past)
-    after = _lines(future).assign(InvoiceDate=lambda d: end + (d["InvoiceDate"] - START) % pd.Timedelta(days=60))
+    after = _lines(future).assign(timestamp=lambda d: end + (d["timestamp"] - START) % pd.Timedelta(days=60))
     history = pd.concat([base, after], ignore_index=True)
     expected = _features_of(history, cutoff)
-    later = history["InvoiceDate"] >= end
+    later = history["timestamp"] >= end
     # remove every later line; change later lines' values; add more later lines
     removed = history[~later]
     changed = history.assign(
-        Quantity=history["Quantity"].where(~later, history["Quantity"] * 7),
-        Price=history["Price"].where(~later, 123.0),
+        quantity=history["quantity"].where(~later, history["quantity"] * 7),
+        unit_price=history["unit_price"].where(~later, 123.0),
     )
     extra = data.draw(st.lists(line, min_size=1, max_size=5))
-    added = pd.concat([history, _lines(extra).assign(InvoiceDate=end + pd.Timedelta(hours=1))], ignore_index=True)
+    added = pd.concat([history, _lines(extra).assign(timestamp=end + pd.Timedelta(hours=1))], ignore_index=True)
     for variant in (removed, changed, added):
         if variant.empty:  # every line was after the cutoff: nobody to describe
             assert expected.empty
@@ -214,7 +209,7 @@ def test_country_ties_go_to_the_alphabetically_first(tiny_config):
     con = connect()
     prepare(con, cfg.data)
     assert con.execute("SELECT country FROM orders WHERE customer_id = 'A'").fetchall() == [("Australia",)]
-    feats = customer_features(con, [date(2021, 1, 5)], horizon_days=90).set_index("customer_id")
+    feats = customer_features(DuckDBEngine(con), [date(2021, 1, 5)], horizon_days=90).set_index("customer_id")
     assert feats.loc["B", "country"] == "Australia"
 
 
@@ -234,3 +229,20 @@ def test_order_country_is_the_most_frequent_of_its_lines(tiny_config):
     got = con.execute("SELECT customer_id, CAST(ts AS DATE)::VARCHAR, country FROM orders ORDER BY ALL").fetchall()
     assert got == [("A", "2021-01-01", "Germany"), ("A", "2021-01-02", "France"), ("B", "2021-01-03", "EIRE")]
     assert con.table("orders").columns[-1] == "country"
+
+
+def test_gap_quantiles_by_order_count():
+    rows = [
+        ("A", "2021-01-01", "1", "P1", 1, 1.0),
+        ("A", "2021-01-11", "2", "P1", 1, 1.0),  # gap 10 after the 1st purchase: bucket one
+        ("A", "2021-01-31", "3", "P1", 1, 1.0),  # gap 20 after the 2nd: bucket repeat
+        ("B", "2021-01-01", "4", "P1", 1, 1.0),
+        ("B", "2021-01-05", "5", "P1", 1, 1.0),  # gap 4 after the 1st: bucket one
+        ("B", "2021-02-05", "6", "P1", 1, 1.0),  # closes after the cutoff: unseen
+    ]
+    engine = engine_with_lines(canonical_lines(rows))
+    got = gap_quantiles(engine, date(2021, 2, 1), loyal_orders=5, quantiles=(0.5, 0.75)).set_index("bucket")
+    assert got.loc["one", "gaps"] == 2 and got.loc["repeat", "gaps"] == 1 and "loyal" not in got.index
+    assert got.loc["one", "active_days"] == pytest.approx(7.0)  # median of 4 and 10
+    assert got.loc["one", "at_risk_days"] == pytest.approx(8.5)  # 4 + 0.75 * (10 - 4)
+    assert got.loc["repeat", "active_days"] == got.loc["repeat", "at_risk_days"] == 20

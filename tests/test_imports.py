@@ -1,11 +1,10 @@
 import re
 from pathlib import Path
 
+import segment
 import segment.features
 import segment.models
 import segment.pipeline
-
-import segment
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -10,12 +10,13 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
 from segment.pipeline.clean import drop_duplicate_lines
 from segment.pipeline.cli import main
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
-
 from tests.conftest import RETAIL_COLUMNS, SAMPLE, lines_frame, write_config
 
 ROWS = [
@@ -98,8 +99,8 @@ def _same_lines_as_files(tmp_path: Path, url: str) -> None:
     ids_a = {r[0] for r in con_a.execute("SELECT DISTINCT customer_id FROM lines").fetchall()}
     ids_b = {r[0] for r in con_b.execute("SELECT DISTINCT customer_id FROM lines").fetchall()}
     assert ids_a == ids_b and not any(i.endswith(".0") for i in ids_b)
-    fa = customer_features(con_a, [date(2010, 3, 1)], horizon_days=90)
-    fb = customer_features(con_b, [date(2010, 3, 1)], horizon_days=90)
+    fa = customer_features(DuckDBEngine(con_a), [date(2010, 3, 1)], horizon_days=90)
+    fb = customer_features(DuckDBEngine(con_b), [date(2010, 3, 1)], horizon_days=90)
     pd.testing.assert_frame_equal(fa, fb)
 
 
@@ -277,7 +278,7 @@ def test_a_single_customer_store_loads(tmp_path):
     con = connect()
     report = prepare(con, load_config(_config(tmp_path, str(tmp_path / "one.parquet"))).data)
     assert report.customers == 1
-    feats = customer_features(con, [date(2021, 3, 1)], horizon_days=90)
+    feats = customer_features(DuckDBEngine(con), [date(2021, 3, 1)], horizon_days=90)
     assert list(feats["customer_id"]) == ["A1"] and feats.loc[0, "frequency"] == 2
 
 

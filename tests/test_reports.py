@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
 from segment.pipeline.cli import app
 from segment.pipeline.score import score
-from typer.testing import CliRunner
 
 
 def test_train_report_has_data_segments_and_both_models(trained):
@@ -26,9 +27,9 @@ def test_score_summary_compares_with_the_previous_score_date(trained):
     _, cfg, _ = trained
     latest = score(cfg)
     earlier = score(cfg, latest.score_date - timedelta(days=28))
-    assert "no earlier score date" in earlier.summary.read_text()  # nothing was scored before it
+    assert "no earlier score date" in earlier.published.summary.read_text()  # nothing was scored before it
     again = score(cfg)  # the earlier partition is now the comparison point
-    html = again.summary.read_text()
+    html = again.published.summary.read_text()
     assert f"since {earlier.score_date}" in html
     assert "Moved from active to at risk" in html and "Top at-risk high-value customers" in html
     assert "<th>previous</th>" in html and "<th>change</th>" in html
@@ -53,7 +54,7 @@ def test_reports_render_in_headless_chromium(trained, tmp_path):
     import matplotlib.image
 
     _, cfg, result = trained
-    pages = [result.report_path, score(cfg).summary]
+    pages = [result.report_path, score(cfg).published.summary]
     for page in pages:
         shot = tmp_path / f"{page.stem}.png"
         subprocess.run(

@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from segment.config import DEFAULT_RFM_RULES, LifecycleConfig
 from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
 from segment.features.rfm import rfm_scores
 from segment.models.clusters import Segmenter
 from segment.models.segments import ACTIVITY, STAGES, assign_lifecycle, assign_rfm_segments, lifecycle_thresholds
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
-
-from segment.config import DEFAULT_RFM_RULES, LifecycleConfig
 from tests.conftest import REPO
 
 FEATURES = ("recency_days", "frequency", "monetary", "tenure_days", "mean_order_value", "orders_365d", "return_rate")
@@ -27,7 +28,7 @@ def sample_features() -> pd.DataFrame:
     cfg = load_config(REPO / "configs" / "default.yaml")
     con = connect()
     prepare(con, cfg.data)
-    return customer_features(con, [date(2011, 12, 9)], horizon_days=90)
+    return customer_features(DuckDBEngine(con), [date(2011, 12, 9)], horizon_days=90)
 
 
 customers = st.lists(

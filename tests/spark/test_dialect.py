@@ -175,6 +175,19 @@ def test_epoch_run(engine):
     assert out["gap_days"].iloc[1] == pytest.approx(2.5 + 0.25 / 86400)
 
 
+def test_to_days_text():
+    assert to_spark("SELECT d + to_days(CAST(n AS INTEGER)) FROM t") == (
+        "SELECT TIMESTAMPADD(DAY, CAST(n AS INT), d) FROM t"
+    )
+
+
+@pytest.mark.spark
+def test_to_days_run(engine):
+    sql = "SELECT d, CAST(d + to_days(CAST(round(v) AS INTEGER)) AS DATE) AS due FROM t ORDER BY d"
+    out = both(engine, sql)
+    assert str(out["due"].iloc[0])[:10] == "2024-01-11"  # 6 January + 5 days
+
+
 def test_double_division_text():
     assert to_spark("SELECT a / b, avg(x) FROM t") == (
         "SELECT CAST(a AS DOUBLE) / CAST(b AS DOUBLE), AVG(CAST(x AS DOUBLE)) FROM t"

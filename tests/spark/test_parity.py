@@ -11,13 +11,12 @@ import pytest
 
 pytest.importorskip("sqlglot", reason="sqlglot is not installed (pip install -e '.[spark]')")
 
+from bench.generate import Shape, generate  # noqa: E402
 from segment.features.customer import customer_features  # noqa: E402
 from segment.features.gaps import gap_quantiles  # noqa: E402
 from segment.features.labels import future_buyers  # noqa: E402
 from segment.pipeline import prepare as duck  # noqa: E402
 from segment.pipeline.config_file import load_config  # noqa: E402
-
-from bench.generate import Shape, generate  # noqa: E402
 from tests.conftest import NON_PRODUCT, RETAIL_COLUMNS, SAMPLE, write_config  # noqa: E402
 
 
@@ -34,6 +33,7 @@ def assert_frames_equal(a: pd.DataFrame, b: pd.DataFrame) -> None:
 
 
 def run_both(engine, cfg, cutoffs: list[date]) -> None:
+    from segment.features.engine import DuckDBEngine
     from segment.features.spark_engine import SparkConnection
     from segment.pipeline import spark_prepare
 
@@ -41,8 +41,8 @@ def run_both(engine, cfg, cutoffs: list[date]) -> None:
     report_duck = duck.prepare(con, cfg.data)
     report_spark = spark_prepare.prepare(engine, cfg.data)
     assert report_spark.to_dict() == report_duck.to_dict()
-    spark = SparkConnection(engine)
-    assert duck.data_span(spark) == duck.data_span(con)
+    assert duck.data_span(SparkConnection(engine)) == duck.data_span(con)
+    con, spark = DuckDBEngine(con), engine
     feats_duck = customer_features(con, cutoffs, horizon_days=cfg.time.horizon_days)
     feats_spark = customer_features(spark, cutoffs, horizon_days=cfg.time.horizon_days)
     assert len(feats_duck) > 100 and feats_duck.shape[1] >= 29
@@ -103,9 +103,8 @@ def test_generated_csv_and_parquet_match_duckdb(engine, tmp_path: Path):
     [("Quantity", "three", "not valid numbers"), ("InvoiceDate", "yesterday", "not valid timestamps")],
 )
 def test_bad_values_fail_with_the_duckdb_message(engine, tmp_path: Path, column, bad, message):
-    from segment.pipeline import spark_prepare
-
     from segment.errors import InputError
+    from segment.pipeline import spark_prepare
 
     rows = pd.DataFrame(
         {

@@ -6,6 +6,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+
 from segment.pipeline.score import score
 
 

@@ -7,6 +7,7 @@ from datetime import date
 import mlflow
 import numpy as np
 import pytest
+
 from segment.features.customer import customer_features
 from segment.pipeline import prepare as duck
 from segment.pipeline.tracking import tracking_uri
@@ -15,6 +16,7 @@ from segment.pipeline.tracking import tracking_uri
 @pytest.mark.spark
 def test_spark_udf_gives_the_pyfunc_probabilities_of_class_1(engine, trained):
     from pyspark.sql import functions as F
+
     from segment.pipeline.spark_scoring import positive_probability, signature_columns
 
     _, cfg, _ = trained
@@ -22,9 +24,9 @@ def test_spark_udf_gives_the_pyfunc_probabilities_of_class_1(engine, trained):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model_uri = f"models:/{cfg.tracking.model_prefix}propensity@champion"
-    con = duck.connect()
-    duck.prepare(con, cfg.data)
-    feats = customer_features(con, [date(2011, 9, 30)], horizon_days=cfg.time.horizon_days).drop(columns="cutoff")
+    feats = customer_features(
+        duck.prepare_data(cfg.data).engine, [date(2011, 9, 30)], horizon_days=cfg.time.horizon_days
+    ).drop(columns="cutoff")
     cols = signature_columns(model_uri)
     expected = np.asarray(mlflow.pyfunc.load_model(model_uri).predict(feats[cols]))[:, 1]
     assert 0.05 < expected.mean() < 0.95  # a real model, not a constant

@@ -1,0 +1,231 @@
+"""Recording: what a train or score run leaves in MLflow, and the champion decisions.
+
+The compute steps return plain results; this module turns them into runs (params, tags, metrics,
+figures, artifacts), re-scores each current champion on the new validation rows, registers the models
+with their cards and aliases, and writes the HTML train report. Every MLflow call goes through
+`tracking`, the only module that imports mlflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from segment.config import Config, TrackingConfig
+from segment.errors import ModelRegistryError
+from segment.features import catalogue
+from segment.models.card import model_card
+from segment.models.clusters import Segmenter
+from segment.models.evaluation import binary_metrics, challenger_wins
+from segment.models.training import TargetResult
+from segment.pipeline import plots, tracking
+from segment.pipeline.config_file import flatten
+from segment.pipeline.outputs import write_text
+from segment.pipeline.progress import stage
+from segment.pipeline.reports import train_report
+from segment.pipeline.segmenting import SegmentsResult
+from segment.schema import SEGMENTER, registered_name
+
+if TYPE_CHECKING:
+    from segment.pipeline.score import Scored
+    from segment.pipeline.train import TrainResult
+
+
+@dataclass(frozen=True)
+class TrainRecord:
+    """Where a train run was recorded: its run id, the registered versions and the report it wrote."""
+
+    run_id: str
+    versions: dict[str, int]
+    decisions: dict[str, str]
+    report_path: Path
+    result: TrainResult
+
+
+def champion_segmenter(cfg: TrackingConfig) -> Segmenter | None:
+    """The registered champion segmenter (cluster ids are matched to it), if one that supports matching exists."""
+    tracking.setup(cfg)
+    try:
+        ref = tracking.champion(registered_name(cfg.model_prefix, SEGMENTER), tracking.tracking_uri(cfg))
+    except ModelRegistryError:
+        return None
+    model = tracking.load_sklearn(ref)
+    return model if hasattr(model, "centroids_raw_") else None  # fitted before stable ids existed
+
+
+def challenge(fit: TargetResult, cfg: Config) -> tuple[bool, str]:
+    """Re-score the current champion on the new validation rows; the new model takes over if it is as good."""
+    metric = cfg.models.champion_metric
+    new = fit.metrics["model"][metric]
+    try:
+        ref = tracking.champion(
+            registered_name(cfg.tracking.model_prefix, fit.target), tracking.tracking_uri(cfg.tracking)
+        )
+    except ModelRegistryError:
+        return True, f"first model: no champion to beat ({metric} {new:.4f})"
+    model = tracking.load_pyfunc(ref)
+    if not set(tracking.input_names(model)) <= set(fit.X_val.columns):
+        return True, f"new model wins: champion v{ref.version} cannot score today's features (inputs changed)"
+    old = binary_metrics(fit.y_val, tracking.predict_positive(model, fit.X_val, fit.target))[metric]
+    wins = challenger_wins(metric, new, old)
+    verdict = "new model wins" if wins else f"champion v{ref.version} kept"
+    return wins, f"{verdict}: {metric} {new:.4f} vs champion {old:.4f} ({new - old:+.4f})"
+
+
+def _segments(exp: str, segments: SegmentsResult, cfg: Config) -> tuple[int, dict[str, Any]]:
+    """Nested run `segments`: k search, stability, profiles, plots, the registered segmenter (always champion)."""
+    seg = segments.segmenter
+    figures = {
+        f"plots/{scheme}_sizes.png": plots.segment_sizes(t, scheme.replace("_", " "))
+        for scheme, t in segments.profiles.items()
+    }
+    too_small = frozenset(k for k, share in seg.min_shares_.items() if share < seg.min_share)
+    figures["plots/kmeans_silhouette.png"] = plots.silhouette(seg.silhouette_scores_, seg.k_, too_small)
+    figures["plots/centroid_heatmap.png"] = plots.centroid_heatmap(seg.centroid_frame(), seg.names_)
+    with tracking.run(exp, "segments", nested=True):
+        tracking.log_params({"k": seg.k_, "cluster_features": ",".join(seg.features)})
+        # the chosen k's values as plain metrics (what the runs table shows); every k tried as a series by step
+        tracking.log_metrics(chosen_k_metrics(seg), prefix="kmeans_")
+        for k, s in sorted(seg.silhouette_scores_.items()):
+            tracking.log_metrics({"silhouette_by_k": s, "min_share_by_k": seg.min_shares_[k]}, prefix="kmeans_", step=k)
+        tracking.log_metrics(segments.stability.metrics(), prefix="segments_")
+        for scheme, table in segments.profiles.items():
+            tracking.log_frame(table, f"profiles/{scheme}.csv")
+        tracking.log_json(seg.names_, "profiles/cluster_names.json")
+        for name, fig in figures.items():
+            tracking.log_figure(fig, name)
+        name = registered_name(cfg.tracking.model_prefix, SEGMENTER)
+        ref = tracking.log_and_register(seg, name, segments.example, predict_fn="predict", set_champion=True)
+    return ref.version, figures
+
+
+def chosen_k_metrics(seg: Segmenter) -> dict[str, float]:
+    """The chosen k, its silhouette and its smallest cluster's share."""
+    return {"k": float(seg.k_), "silhouette": seg.silhouette_scores_[seg.k_], "min_share": seg.min_shares_[seg.k_]}
+
+
+def _target(exp: str, fit: TargetResult, result: TrainResult, cfg: Config) -> tuple[int, str, dict, str]:
+    """Nested run per target: params, search trials, metrics vs baselines, plots, challenge, registration, card."""
+    t = fit.target
+    figures = {
+        f"plots/{t}_roc_pr.png": plots.roc_pr(fit.y_val, fit.scores, t),
+        f"plots/{t}_calibration.png": plots.calibration(fit.y_val, fit.scores["model"], t),
+        f"plots/{t}_gain.png": plots.gain(fit.y_val, fit.scores, t),
+        f"plots/{t}_shap_importance.png": plots.importance(fit.importance, t),
+    }
+    with tracking.run(exp, t, nested=True):
+        tracking.log_params({f"{t}_{k}": v for k, v in fit.rows.items()} | {f"{t}_features": len(fit.features)})
+        tracking.log_params({f"{t}_calibration": fit.calibration.get("method", "none")})
+        tracking.log_params({f"{t}_lgbm_{k}": v for k, v in fit.params.model_dump().items()})
+        for trial in fit.trials:  # the search, one nested run per trial
+            with tracking.run(exp, f"{t}_trial_{trial.number}", nested=True):
+                tracking.log_params(trial.params)
+                metrics = {"tuning_log_loss": trial.tuning_log_loss, "best_iteration": trial.best_iteration}
+                tracking.log_metrics(metrics | {"seconds": trial.seconds})
+        tracking.log_metrics({k: v for k, v in fit.calibration.items() if isinstance(v, float)}, prefix=f"{t}_")
+        tracking.set_tags({f"{t}_note_{k}": v for k, v in fit.notes.items()})
+        for name, m in fit.metrics.items():
+            tracking.log_metrics(m, prefix=f"{t}_val_" if name == "model" else f"{t}_baseline_{name}_val_")
+        for name, fig in figures.items():
+            tracking.log_figure(fig, name)
+        tracking.log_json(result.drift_reference, "drift_reference.json")
+        importance = fit.importance.rename("mean_abs_shap").rename_axis("feature").reset_index()
+        tracking.log_frame(importance, f"{t}_feature_importance.csv")
+        wins, decision = challenge(fit, cfg)
+        tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
+        name = registered_name(cfg.tracking.model_prefix, t)
+        ref = tracking.log_and_register(fit.model, name, fit.X_example, predict_fn="predict_proba", set_champion=wins)
+        card = model_card(t, result.plan, fit, cfg.time.churn_lookback_days, ref.version)
+        card += f"\n**Registry.** {decision}\n"
+        tracking.log_text(card, "model_card.md")
+    tracking.log_metrics(fit.metrics["model"], prefix=f"{t}_val_")  # on the parent too, for comparing runs
+    tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
+    return ref.version, decision, figures, card
+
+
+def _run_tags(result: TrainResult, cfg: Config, config_path: Path) -> dict[str, str]:
+    report = result.data.report
+    return {
+        "data_fingerprint": tracking.fingerprint([(f.path, f.bytes, f.rows) for f in report.files]),
+        "data_files": ", ".join(Path(f.path).name for f in report.files)[:5000],
+        "config_hash": tracking.fingerprint(cfg.model_dump(mode="json")),
+        "git_commit": tracking.git_commit(Path(__file__).parent),
+        "config_path": str(config_path),
+    }
+
+
+def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRecord:
+    """One parent `train` run with nested `segments` and per-target runs; the HTML report beside it."""
+    exp = tracking.setup(cfg.tracking)
+    report, plan, snaps = result.data.report, result.plan, result.snapshots
+    with stage("record in MLflow"), tracking.run(exp, "train", tags=_run_tags(result, cfg, config_path)) as run_id:
+        tracking.log_params(flatten(cfg))
+        tracking.log_json(report.to_dict(), "data_report.json")
+        tracking.log_text(catalogue.markdown(), "feature_catalogue.md")
+        tracking.log_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), "config.yaml")
+        snapshots = {"train": plan.train, "validation": plan.validation, "latest": result.data.last}
+        tracking.log_json(snapshots, "snapshots.json")
+        tracking.log_frame(snaps.segmented[result.data.last].gaps, "profiles/lifecycle_thresholds.csv")
+        data_metrics = {"rows_in": report.rows_in, "rows_out": report.rows_out, "customers": report.customers}
+        tracking.log_metrics(data_metrics | {"snapshot_rows": len(snaps.labelled)}, prefix="data_")
+        version, seg_figures = _segments(exp, result.segments, cfg)
+        tracking.log_metrics(chosen_k_metrics(result.segments.segmenter), prefix="kmeans_")  # parent: compare runs
+        versions, decisions, model_figures, cards = {SEGMENTER: version}, {}, {}, {}
+        for t, fit in result.fits.items():
+            versions[t], decisions[t], model_figures[t], cards[t] = _target(exp, fit, result, cfg)
+        tracking.set_tags(
+            {f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(result.segments.segmenter.k_)}
+        )
+        html = train_report(
+            run_id, report, plan, result.segments.profiles, seg_figures, result.segments.stability,
+            result.metrics, model_figures, cfg.tracking.experiment, cards,
+            segmenter=result.segments.segmenter, min_share=cfg.segments.clusters.min_share,
+            warnings=list(getattr(result, "warnings", ())),
+        )  # fmt: skip
+        tracking.log_text(html, "report.html")
+        path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)
+    return TrainRecord(run_id, versions, decisions, path, result)
+
+
+def lineage_tags(train_run_ids: list[str], experiment_id: str) -> dict[str, str]:
+    """Which train runs logged the models a score run used: a `train_run_ids` tag and a note with links.
+
+    Not `mlflow.parentRunId`: a score run is not part of the train run (the UI would nest it there and
+    hide it from the run list); it only used its models.
+    """
+    ids = [r for r in train_run_ids if r]
+    if not ids:
+        return {}
+    links = "\n".join(f"- [{r[:8]}](#/experiments/{experiment_id}/runs/{r})" for r in ids)
+    return {"train_run_ids": ",".join(ids), "mlflow.note.content": f"Models from train run(s):\n{links}\n"}
+
+
+def record_score(scored: Scored, cfg: Config, html: str) -> None:
+    """A `score` run: customers scored, mean probabilities, drift, the data report and the summary page."""
+    exp = tracking.setup(cfg.tracking)
+    drift = scored.drift
+    tags = {"score_date": str(scored.score_date), "model_versions": scored.model_versions}
+    model_runs = sorted(set(",".join(scored.table["run_id"].unique()).split(","))) if len(scored.table) else []
+    tags |= lineage_tags(sorted({tracking.train_run_of(r) for r in model_runs if r}), exp)
+    tags |= {"model_run_ids": ",".join(model_runs)} if model_runs else {}
+    with tracking.run(exp, "score", tags=tags):
+        tracking.log_metrics(
+            {
+                "customers": len(scored.table),
+                "not_scored": scored.not_scored,
+                "mean_churn_probability": float(np.mean(scored.table["churn_probability"])),
+                "mean_purchase_probability": float(np.mean(scored.table["purchase_probability"])),
+                "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
+            },
+            prefix="score_",
+        )
+        tracking.log_metrics({f"psi_{k}": v for k, v in drift.items()}, prefix="drift_")
+        tracking.log_metrics(scored.actions.counts(), prefix="actions_")
+        tracking.log_json(scored.report.to_dict(), "data_report.json")
+        tracking.log_frame(pd.DataFrame(scored.summary), "segment_summary.csv")
+        tracking.log_text(html, "summary.html")
