@@ -18,15 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow
+from segment.pipeline import tracking
 
 PROBABILITY_INDEX = 1  # P(class 1) in predict_proba's [P(0), P(1)]
 
 
 def signature_columns(model_uri: str) -> list[str]:
     """The model's input columns, in signature order (nothing else reaches the model)."""
-    schema = mlflow.models.get_model_info(model_uri).signature.inputs
-    return list(schema.input_names())
+    return tracking.signature_columns(model_uri)
 
 
 def positive_probability(
@@ -34,7 +33,8 @@ def positive_probability(
 ) -> Any:
     """`frame` with a DOUBLE column `output` = P(class 1) of the model at `model_uri` for each row.
 
-    Runs on the executors, in Arrow batches; `columns` default to the signature's.
+    Runs on the executors, in Arrow batches; `columns` default to the signature's. Pass the folder
+    `tracking.verified_folder` returns as `model_uri`, so the executors load a checked model.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import ArrayType, DoubleType
@@ -43,5 +43,5 @@ def positive_probability(
     missing = [c for c in cols if c not in frame.columns]
     if missing:
         raise ValueError(f"model {model_uri} needs feature columns {missing} that the frame does not have")
-    udf = mlflow.pyfunc.spark_udf(spark, model_uri, result_type=ArrayType(DoubleType()), env_manager=env_manager)
+    udf = tracking.spark_udf(spark, model_uri, result_type=ArrayType(DoubleType()), env_manager=env_manager)
     return frame.withColumn(output, udf(F.struct(*[F.col(f"`{c}`") for c in cols]))[PROBABILITY_INDEX])

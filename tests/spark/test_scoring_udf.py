@@ -8,8 +8,8 @@ import mlflow
 import numpy as np
 import pytest
 
-from segment.features.customer import customer_features
 from segment.pipeline import prepare as duck
+from segment.pipeline.snapshot import build_snapshots
 from segment.pipeline.tracking import tracking_uri
 
 
@@ -24,9 +24,9 @@ def test_spark_udf_gives_the_pyfunc_probabilities_of_class_1(engine, trained):
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     model_uri = f"models:/{cfg.tracking.model_prefix}propensity@champion"
-    feats = customer_features(
-        duck.prepare_data(cfg.data).engine, [date(2011, 9, 30)], horizon_days=cfg.time.horizon_days
-    ).drop(columns="cutoff")
+    when = date(2011, 9, 30)
+    snaps = build_snapshots(duck.prepare_data(cfg.data).engine, [when], time=cfg.time, segments=cfg.segments)
+    feats = snaps.features.drop(columns="cutoff")  # the model inputs, purchase days included
     cols = signature_columns(model_uri)
     expected = np.asarray(mlflow.pyfunc.load_model(model_uri).predict(feats[cols]))[:, 1]
     assert 0.05 < expected.mean() < 0.95  # a real model, not a constant
