@@ -40,10 +40,11 @@ from segment.features.engine import DuckDBEngine
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import bgnbd
 from segment.models.evaluation import binary_metrics, deciles
-from segment.models.training import LABEL, _result, fit_purchase
+from segment.models.training import _result, fit_purchase
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, data_span, prepare
 from segment.pipeline.snapshot import build_snapshots
+from segment.schema import LABEL
 
 BOOTSTRAP = 300
 

@@ -28,7 +28,7 @@ from sklearn.base import BaseEstimator
 from segment.config import LightGBMConfig, ValueConfig
 from segment.features.snapshots import SnapshotPlan
 from segment.models.classifiers import fit_classifier
-from segment.models.training import split_tuning
+from segment.models.splits import split_tuning
 from segment.models.value import train_validation_rows, value_feature_columns
 from segment.models.value_baselines import BtydFit, klaviyo_days
 from segment.models.value_baselines import available as btyd_available

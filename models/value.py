@@ -24,7 +24,7 @@ from segment.config import LightGBMConfig, ValueConfig
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models.classifiers import CATEGORICAL, fit_classifier, predict_positive
-from segment.models.training import split_tuning
+from segment.models.splits import split_tuning
 from segment.models.value_baselines import BtydFit, last_h_days
 from segment.models.value_baselines import available as btyd_available
 from segment.models.value_metrics import value_metrics

@@ -11,7 +11,8 @@ import duckdb
 
 from segment.config import DataConfig
 from segment.errors import InputError
-from segment.pipeline.load import SourceFile, quote_ident
+from segment.pipeline.column_sql import quote_ident
+from segment.pipeline.load import SourceFile
 from segment.schema import LINE_COLUMNS
 
 CANONICAL = LINE_COLUMNS

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import sys
-from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from segment.config import Config
 from segment.errors import UserError
 from segment.models.threads import configure_openmp
-from segment.pipeline.config_file import load_config
+from segment.pipeline.cli_actions import audience, campaign_app
+from segment.pipeline.cli_common import (
+    DEFAULT_CONFIG,
+    ConfigOpt,
+    QuietOpt,
+    SetOpt,
+    VerboseOpt,
+    load_cli_config,
+    out,
+    parse_date,
+)
 from segment.pipeline.progress import console as err_console
-from segment.pipeline.progress import set_quiet, stage, warn
+from segment.pipeline.progress import stage, warn
 
 app = typer.Typer(
     add_completion=False,
@@ -25,30 +32,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="Predictive customer segmentation: train, score and inspect.",
 )
-out = Console(highlight=False, soft_wrap=True)
-
-ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config file.")]
-SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.sub=value (repeatable).")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also show MLflow's and alembic's own log lines.")]
-DEFAULT_CONFIG = Path("configs/default.yaml")
-
-
-def _date(value: str | None, option: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%d").date()
-    except ValueError:
-        raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option) from None
-
-
-def _load(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False) -> Config:
-    set_quiet(quiet)
-    from segment.pipeline import tracking  # imports mlflow, which sets its loggers up: then quieten them
-
-    tracking.configure_logging(verbose)
-    return load_config(config, overrides or [])
 
 
 def _report_table(report, future: int | None = None) -> Table:
@@ -77,7 +60,7 @@ def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: Qui
     from segment.pipeline import checks
     from segment.pipeline.engines import prepare_for
 
-    cfg = _load(config, set_, quiet)
+    cfg = load_cli_config(config, set_, quiet)
     with stage("load and clean transactions"):
         data = prepare_for(cfg)
     report, first, last = data.report, data.first, data.last
@@ -105,8 +88,8 @@ def features(
     from segment.pipeline.outputs import atomic_write_parquet
     from segment.schema import CUTOFF
 
-    cfg = _load(config, set_, quiet)
-    when = _date(cutoff, "--cutoff")
+    cfg = load_cli_config(config, set_, quiet)
+    when = parse_date(cutoff, "--cutoff")
     with stage("load and clean transactions"):
         data = prepare_for(cfg)
     with stage(f"features at {when}"):
@@ -125,7 +108,7 @@ def train(
     """
     from segment.pipeline.train import train as run_train
 
-    cfg = _load(config, set_, quiet, verbose)
+    cfg = load_cli_config(config, set_, quiet, verbose)
     record = run_train(cfg, config)
     result = record.result
     t = Table(title=f"validation at {', '.join(map(str, result.plan.validation))} (run {record.run_id[:8]})")
@@ -161,8 +144,8 @@ def score(
     """
     from segment.pipeline.score import score as run_score
 
-    cfg = _load(config, set_, quiet, verbose)
-    result = run_score(cfg, _date(date_, "--date"), force)
+    cfg = load_cli_config(config, set_, quiet, verbose)
+    result = run_score(cfg, parse_date(date_, "--date"), force)
     counts = result.table["rfm_segment"].value_counts()
     t = Table(title=f"segment table at {result.score_date}: {result.rows:,} customers")
     t.add_column("rfm segment")
@@ -189,7 +172,7 @@ def runs(
 
     from segment.pipeline import runs as past
 
-    cfg = _load(config, set_, quiet)
+    cfg = load_cli_config(config, set_, quiet)
     df = past.latest_train_runs(cfg.tracking, limit)
     if df.empty:
         out.print(f"no train runs in experiment {cfg.tracking.experiment!r} yet: run `segment train` first")
@@ -221,7 +204,7 @@ def ui(
 
     from segment.pipeline import tracking
 
-    cfg = _load(config, set_, quiet)
+    cfg = load_cli_config(config, set_, quiet)
     uri = tracking.tracking_uri(cfg.tracking)
     command = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri]
     command += ["--default-artifact-root", cfg.tracking.artifact_root, "--host", "127.0.0.1", "--port", str(port)]
@@ -229,173 +212,8 @@ def ui(
     os.execv(sys.executable, command)
 
 
-DateOpt = Annotated[str | None, typer.Option("--date", help="Score date YYYY-MM-DD (default: the latest scored date).")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object on stdout instead of tables.")]
-
-
-def _actions_data(cfg: Config, quiet: bool, history: bool = True):
-    """The clean lines/orders (and contact attributes when exports list them) for audiences and campaigns.
-
-    Without `history` and contact attributes nothing is loaded: the segment table alone answers the filter.
-    """
-    from segment.pipeline.prepare import connect, prepare
-
-    con = connect()
-    if not history and not cfg.output.export_attributes:
-        return con, None
-    with stage("load and clean transactions"):
-        prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
-    attributes = None
-    if cfg.output.export_attributes:
-        names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
-        attributes = con.execute(f"SELECT customer_id, {names} FROM customer_attributes").df()
-    return con, attributes
-
-
-@app.command()
-def audience(
-    name: Annotated[str, typer.Option("--name", "-n", help="Audience name from the config's `audiences:`.")],
-    date_: DateOpt = None,
-    explain: Annotated[
-        bool, typer.Option("--explain", help="Also print how many customers each condition removed.")
-    ] = False,
-    json_: JsonOpt = False,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    set_: SetOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """Select an audience from the segment table of a score date; write its CSV and Parquet; print count and path."""
-    import json
-
-    from segment.pipeline import actions_outputs, audiences, outputs
-
-    cfg = _load(config, set_, quiet or json_)
-    f = audiences.audience_filter(cfg, name)
-    when, table = audiences.read_segment_table(Path(cfg.output.root), _date(date_, "--date"))
-    con, attributes = _actions_data(cfg, quiet or json_, history=audiences.needs_history(f))
-    chosen = audiences.select(con, table, f, when, name)
-    rows = audiences.export_frame(chosen.members, attributes)
-    root = Path(cfg.output.root)
-    with outputs.score_lock(root, when, cfg.scoring.lock_timeout_seconds):
-        path = actions_outputs.write_audience(rows, root, when, name)
-    if json_:
-        obj = {"audience": name, "score_date": str(when), "customers": len(rows), "path": str(path)}
-        if explain:
-            obj["explain"] = chosen.explain.to_dict(orient="records")
-        out.print(json.dumps(obj), markup=False)
-        return
-    if explain:
-        t = Table(title=f"audience {name} at {when}: what each condition removed")
-        for col in ("condition", "customers left", "removed (in order)", "removed alone"):
-            t.add_column(col, justify="left" if col == "condition" else "right")
-        for r in chosen.explain.itertuples(index=False):
-            t.add_row(escape(r.condition), f"{r.customers_left:,}", f"{r.removed:,}", f"{r.removed_alone:,}")
-        out.print(t)
-    out.print(f"audience {name} at {when}: {len(rows):,} customers\n{path}")
-
-
-campaign_app = typer.Typer(
-    no_args_is_help=True, help="Campaigns with a control group: start one on an audience, then report on it."
-)
+app.command()(audience)
 app.add_typer(campaign_app, name="campaign")
-
-
-@campaign_app.command("start")
-def campaign_start(
-    name: Annotated[str, typer.Option("--name", "-n", help="Campaign name (letters, digits, _ or -).")],
-    audience_: Annotated[str, typer.Option("--audience", "-a", help="Audience name from the config.")],
-    control: Annotated[
-        float, typer.Option("--control", help="Share of the audience held out as control, in (0, 1).")
-    ] = 0.2,
-    date_: DateOpt = None,
-    json_: JsonOpt = False,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    set_: SetOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """Assign the audience to test/control, record the campaign, export the test arm as the list to contact.
-
-    Re-running with the identical definition changes nothing; a different definition under the same name fails.
-    """
-    import json
-
-    from segment.pipeline import audiences, campaigns
-
-    cfg = _load(config, set_, quiet or json_)
-    campaigns.check_name(name)
-    campaigns.check_share(control)
-    audiences.audience_filter(cfg, audience_)
-    when = _date(date_, "--date")
-    folder = campaigns.campaign_folder(Path(cfg.output.root), name)
-    con = attributes = None
-    if not (folder / "campaign.json").exists():
-        needs = audiences.needs_history(cfg.audiences[audience_])
-        con, attributes = _actions_data(cfg, quiet or json_, history=needs)
-    started = campaigns.start(cfg, con, name, audience_, when, control, attributes)
-    if json_:
-        out.print(json.dumps(started.to_dict()), markup=False)
-        return
-    d, arms = started.definition, started.arms
-    verb = "already recorded (identical definition): nothing changed" if started.existed else "recorded"
-    out.print(
-        f"campaign {name} {verb}: audience {d['audience']} at {d['start_date']}, control share {d['control_share']}"
-    )
-    out.print(f"arms: test {arms['test']:,}, control {arms['control']:,}")
-    out.print(
-        f"minimum detectable effect on purchase rate (80% power, 5% level, two-sided): "
-        f"{100 * started.mde:.1f} percentage points, on a base rate of {100 * started.base_rate:.1f}% "
-        f"(the members' mean predicted purchase probability over {cfg.time.horizon_days} days)"
-    )
-    out.print(f"members: {started.members}\ncontact list (test arm): {started.contact}")
-
-
-@campaign_app.command("report")
-def campaign_report(
-    name: Annotated[str, typer.Option("--name", "-n", help="Campaign name.")],
-    date_: Annotated[
-        str | None,
-        typer.Option("--date", help="Count purchases up to this day YYYY-MM-DD (default: last date in the data)."),
-    ] = None,
-    json_: JsonOpt = False,
-    config: ConfigOpt = DEFAULT_CONFIG,
-    set_: SetOpt = None,
-    quiet: QuietOpt = False,
-) -> None:
-    """Per arm: members, buyers, purchase rate, orders and revenue per member; uplift with 95% CI; HTML page."""
-    import json
-
-    from segment.pipeline import campaigns
-    from segment.pipeline.prepare import data_span
-
-    cfg = _load(config, set_, quiet or json_)
-    campaigns.load_definition(Path(cfg.output.root), name)  # fail before loading data when it does not exist
-    con, _ = _actions_data(cfg, quiet or json_)
-    end = _date(date_, "--date") or data_span(con)[1]
-    result = campaigns.report(cfg, con, name, end)
-    if json_:
-        out.print(json.dumps(result), markup=False)
-        return
-    t = Table(title=f"campaign {name}: purchases in ({result['start_date']}, {result['end_date']}]")
-    for col in ("arm", "members", "buyers", "purchase rate", "orders/member", "revenue/member"):
-        t.add_column(col, justify="left" if col == "arm" else "right")
-    for arm, s in result["arms"].items():
-        t.add_row(
-            arm,
-            f"{s['members']:,}",
-            f"{s['buyers']:,}",
-            f"{s['purchase_rate']:.2%}",
-            f"{s['orders_per_member']:.3f}",
-            f"{s['revenue_per_member']:.2f}",
-        )
-    out.print(t)
-    u = Table(title="uplift, test - control (95% CI)")
-    for col in ("metric", "diff", "CI low", "CI high", "p-value"):
-        u.add_column(col, justify="left" if col == "metric" else "right")
-    for metric, e in result["uplift"].items():
-        cells = [f"{e[k]:.4f}" if e[k] is not None else "n/a" for k in ("diff", "ci_low", "ci_high", "p_value")]
-        u.add_row(metric, *cells)
-    out.print(u)
-    out.print(f"report: {result['html']}")
 
 
 def main() -> None:

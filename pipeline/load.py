@@ -24,9 +24,17 @@ import pyarrow.parquet as pq
 from segment.config import DataConfig
 from segment.errors import ConfigError, InputError
 from segment.pipeline import hints
+from segment.pipeline.column_sql import (
+    customer_expr,
+    numeric_expr,
+    quote_ident,
+    text_expr,
+    timestamp_expr,
+    typed,
+)
 from segment.pipeline.safe_input import csv_header, csv_read_error, diagnose_csv, python_can_parse
 from segment.pipeline.sql_source import copy_query
-from segment.pipeline.zones import SUFFIX, abbreviation_sql
+from segment.pipeline.zones import SUFFIX
 from segment.schema import CUSTOMER_ID, NUMERIC_LINE_COLUMNS, TEXT_LINE_COLUMNS
 
 CSV_SUFFIXES = {".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz"}
@@ -44,7 +52,8 @@ class SourceFile:
     bytes: int
 
 
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
+    """The suffix that says the format: `.csv.gz` counts as one, `.parquet` as itself."""
     suffixes = "".join(path.suffixes[-2:]).lower()
     return suffixes if suffixes in CSV_SUFFIXES else path.suffix.lower()
 
@@ -55,13 +64,14 @@ def expand_sources(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         p = Path(pattern)
         if p.is_dir():
-            found = [f for f in sorted(p.rglob("*")) if f.is_file() and _suffix(f) in CSV_SUFFIXES | PARQUET_SUFFIXES]
+            known = CSV_SUFFIXES | PARQUET_SUFFIXES
+            found = [f for f in sorted(p.rglob("*")) if f.is_file() and file_suffix(f) in known]
         else:
             found = [Path(f) for f in sorted(glob.glob(pattern, recursive=True)) if Path(f).is_file()]
         if not found:
             raise InputError("matches no CSV or Parquet file", file=pattern)
         for f in found:
-            if _suffix(f) not in CSV_SUFFIXES | PARQUET_SUFFIXES:
+            if file_suffix(f) not in CSV_SUFFIXES | PARQUET_SUFFIXES:
                 raise InputError(f"unknown file type {f.suffix!r}: expected .csv, .tsv or .parquet", file=str(f))
             if f not in files:
                 files.append(f)
@@ -94,7 +104,7 @@ def _relation(con: duckdb.DuckDBPyConnection, path: Path, cfg: DataConfig) -> du
     if path.stat().st_size == 0:
         raise InputError("is empty (0 bytes): expected a header row and order lines", file=str(path))
     try:
-        if _suffix(path) in PARQUET_SUFFIXES:
+        if file_suffix(path) in PARQUET_SUFFIXES:
             _check_parquet_names(path)
             return con.read_parquet(str(path))
         encoding = cfg.csv.encoding.lower()
@@ -135,7 +145,7 @@ def _read_error(path: Path, cfg: DataConfig, e: duckdb.Error) -> InputError:
     """The engine's error as ours: file, line, problem; never the line itself (DuckDB quotes it)."""
     text = str(e)
     decoding = "unicode" in text.lower() or ("encod" in text.lower() and "sniffing" not in text.lower())
-    if _suffix(path) in PARQUET_SUFFIXES:
+    if file_suffix(path) in PARQUET_SUFFIXES:
         return InputError("cannot be read as Parquet (damaged or not a Parquet file)", file=str(path))
     csv_opts = (cfg.csv.encoding, cfg.csv.delimiter, cfg.csv.quote)
     parsable = python_can_parse(cfg.csv.delimiter, cfg.csv.quote)
@@ -153,83 +163,7 @@ def _read_error(path: Path, cfg: DataConfig, e: duckdb.Error) -> InputError:
     return InputError(err.problem + hint, file=str(path)) if hint else err
 
 
-def quote_ident(name: str) -> str:
-    """A column name as a quoted SQL identifier (any name, even with quotes in it)."""
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _text_expr(col: str) -> str:
-    """`NULLIF(trim(CAST(col AS VARCHAR)), '')`, calling trim only where it can change something.
-
-    trim removes Unicode space separators and copies every string, which makes it the costliest step of a
-    scan. A non-empty pure-ASCII string (byte length = character length) that neither starts nor ends with a
-    space is returned as it is: the only ASCII space separator is ' '. Every other string is trimmed.
-    """
-    v = f"CAST({col} AS VARCHAR)"
-    return (
-        f"CASE WHEN {v} <> '' AND strlen({v}) = length({v}) AND NOT prefix({v}, ' ') AND NOT suffix({v}, ' ') "
-        f"THEN {v} ELSE NULLIF(trim({v}), '') END"
-    )
-
-
-def _customer_expr(src: str, dtype: str) -> str:
-    col = quote_ident(src)
-    if dtype in ("DOUBLE", "FLOAT", "REAL") or dtype.startswith("DECIMAL"):
-        # keep exact integer text: 17850.0 -> '17850'; NaN and infinite ids are missing ids, not a cast error
-        finite = f"isfinite(CAST({col} AS DOUBLE))" if not dtype.startswith("DECIMAL") else "true"
-        return (
-            f"CASE WHEN NOT {finite} THEN NULL "
-            f"WHEN abs({col}) < 1e30 AND {col} = trunc({col}) THEN CAST(CAST({col} AS HUGEINT) AS VARCHAR) "
-            f"ELSE CAST({col} AS VARCHAR) END"
-        )
-    return _text_expr(col)
-
-
-def _timestamp_expr(src: str, dtype: str, fmt: str | None, zone: str) -> str:
-    """Naive timestamps in `zone`: zoned values are converted to it, naive ones are taken as already in it."""
-    col = quote_ident(src)
-    z = zone.replace("'", "''")
-    if dtype.startswith("TIMESTAMP WITH TIME ZONE"):
-        return f"timezone('{z}', {col})"
-    if dtype.startswith("TIMESTAMP") or dtype == "DATE":
-        return f"CAST({col} AS TIMESTAMP)"
-    text = _text_expr(col)
-    if fmt:
-        parsed = f"try_strptime({text}, '{fmt.replace(chr(39), chr(39) * 2)}')"
-        return f"timezone('{z}', {parsed})" if "%z" in fmt or "%Z" in fmt else parsed
-    # an offset after a time of day (a bare date's "-01" is not one)
-    zoned = f"regexp_matches({text}, '[0-9]:[0-9]{{2}}(:[0-9]{{2}}([.][0-9]+)?)? ?(Z|[+-][0-9]{{2}}(:?[0-9]{{2}})?)$')"
-    named, converted = abbreviation_sql(text)  # "10:00 CET": from the documented table, or NULL (an error)
-    return (
-        f"CASE WHEN {zoned} THEN timezone('{z}', TRY_CAST({text} AS TIMESTAMPTZ)) "
-        f"WHEN {named} THEN timezone('{z}', {converted}) "
-        f"ELSE TRY_CAST({text} AS TIMESTAMP) END"
-    )
-
-
-# Types whose direct cast to DOUBLE gives the same value as the text route (shortest round-trip text of a
-# DOUBLE parses back to itself; integers convert with the same rounding). FLOAT and DECIMAL keep the text route:
-# a FLOAT's shortest text is not its exact value, and a wide DECIMAL's direct cast may round differently.
-EXACT_DOUBLE = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "DOUBLE"}
-
-
-def _numeric_expr(src: str, dtype: str, decimal: str = ".") -> str:
-    if dtype in EXACT_DOUBLE:  # cannot fail to parse: no text round trip, nothing to check
-        return f"CAST({quote_ident(src)} AS DOUBLE)"
-    text = _text_expr(quote_ident(src))
-    if decimal == ",":  # 1.234,50 -> 1234.50: '.' and spaces are thousands separators
-        text = f"replace(regexp_replace({text}, '[. ]', '', 'g'), ',', '.')"
-    return f"TRY_CAST({text} AS DOUBLE)"
-
-
-def _typed(canon: str, dtype: str) -> bool:
-    """True when a column of type `dtype` is converted without parsing text: it cannot fail, so it is not checked."""
-    if canon == "timestamp":
-        return dtype.startswith("TIMESTAMP") or dtype == "DATE"
-    return dtype in EXACT_DOUBLE
-
-
-def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> dict[str, str]:
+def select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> dict[str, str]:
     """Canonical name -> SQL expression over the file's columns, after checking they exist."""
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
     exprs: dict[str, str] = {}
@@ -241,19 +175,19 @@ def _select_list(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig) -> di
             raise InputError(f"mapped column (data.columns.{canon}) does not exist{hint}", file=name, column=src)
         dtype = types[src]
         if canon == CUSTOMER_ID:
-            exprs[canon] = _customer_expr(src, dtype)
+            exprs[canon] = customer_expr(src, dtype)
         elif canon == "timestamp":
-            exprs[canon] = _timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
+            exprs[canon] = timestamp_expr(src, dtype, cfg.timestamp_format, cfg.timezone)
         elif canon in NUMERIC:
-            exprs[canon] = _numeric_expr(src, dtype, cfg.csv.decimal)
+            exprs[canon] = numeric_expr(src, dtype, cfg.csv.decimal)
         else:
-            exprs[canon] = _text_expr(quote_ident(src))
+            exprs[canon] = text_expr(quote_ident(src))
     for attr, src in cfg.customer_attributes.items():  # text carried only for exports; values never shown
         if src not in types:
             raise InputError(
                 f"customer attribute column (data.customer_attributes.{attr}) does not exist", file=name, column=src
             )
-        exprs[f"attr__{attr}"] = _text_expr(quote_ident(src))
+        exprs[f"attr__{attr}"] = text_expr(quote_ident(src))
     return exprs
 
 
@@ -265,7 +199,7 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
     """
     mapped = cfg.columns.mapped()
     types = dict(zip(rel.columns, (str(t) for t in rel.types), strict=True))
-    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not _typed(c, types[mapped[c]])]
+    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not typed(c, types[mapped[c]])]
     counts = ", ".join(
         f"count(*) FILTER (WHERE {quote_ident(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {quote_ident(c)}"
         for c in checked
@@ -311,14 +245,14 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
     else:
         sources = []
         for path in expand_sources(cfg.source):
-            fmt = "parquet" if _suffix(path) in PARQUET_SUFFIXES else "csv"
+            fmt = "parquet" if file_suffix(path) in PARQUET_SUFFIXES else "csv"
             sources.append((str(path), _relation(con, path, cfg), SourceFile(str(path), fmt, 0, path.stat().st_size)))
     selects, infos, first_columns = [], [], None
     for name, rel, info in sources:
         if first_columns is not None and set(rel.columns) != first_columns[1]:
             _check_same_mapped_columns(rel, name, cfg, first_columns)
         first_columns = first_columns or (name, set(rel.columns))
-        exprs = _select_list(rel, name, cfg)
+        exprs = select_list(rel, name, cfg)
         try:  # the first full scan: a malformed line past the engine's sample surfaces here
             rows = _check_parse(rel, name, cfg, exprs)
         except duckdb.Error as e:

@@ -16,6 +16,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -232,3 +233,17 @@ def fsync(path: Path) -> None:
     """Flush a staged file to disk before it can be renamed into place."""
     with open(path, "rb") as f:
         os.fsync(f.fileno())
+
+
+@dataclass
+class PublishedOutputs:
+    """Where a score run's outputs went (all visible together, or none)."""
+
+    score_date: date
+    publication_id: str
+    parquet: Path
+    summary_parquet: Path
+    database_url: str
+    exports: Path | None
+    report: Path | None
+    files: int = 0

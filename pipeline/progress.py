@@ -8,6 +8,8 @@ stderr is not a terminal (a scheduled log) a loop writes a plain line every `PLA
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 
@@ -107,3 +109,12 @@ def meter(label: str) -> Iterator[Meter]:
         yield m
     finally:
         m.close()
+
+
+def configure_logging(verbose: bool) -> None:
+    """MLflow's and alembic's INFO lines drown the stage lines: shown only when verbose."""
+    level = logging.INFO if verbose else logging.WARNING
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(level)
+    if not verbose:
+        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from segment.pipeline.database import (
 )
 from segment.pipeline.journal import Journal, repair, roll_back, roll_forward
 from segment.pipeline.outputs import (
+    PublishedOutputs,
     PublishError,
     fsync,
     pause_before_swap,
@@ -42,20 +42,6 @@ from segment.pipeline.outputs import (
 )
 from segment.pipeline.safe_input import redact
 from segment.schema import SCORE_DATE
-
-
-@dataclass
-class PublishedOutputs:
-    """Where a score run's outputs went (all visible together, or none)."""
-
-    score_date: date
-    publication_id: str
-    parquet: Path
-    summary_parquet: Path
-    database_url: str
-    exports: Path | None
-    report: Path | None
-    files: int = 0
 
 
 class Publication:

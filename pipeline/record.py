@@ -23,7 +23,7 @@ from segment.models.card import model_card
 from segment.models.clusters import Segmenter
 from segment.models.gate import decide
 from segment.models.training import TargetResult
-from segment.pipeline import plots, tracking
+from segment.pipeline import lineage, plots, tracking
 from segment.pipeline.config_file import flatten
 from segment.pipeline.outputs import write_text
 from segment.pipeline.progress import info, stage
@@ -159,10 +159,10 @@ def _target(exp: str, fit: TargetResult, result: TrainResult, cfg: Config) -> tu
 def _run_tags(result: TrainResult, cfg: Config, config_path: Path) -> dict[str, str]:
     report = result.data.report
     return {
-        "data_fingerprint": tracking.fingerprint([(f.path, f.bytes, f.rows) for f in report.files]),
+        "data_fingerprint": lineage.fingerprint([(f.path, f.bytes, f.rows) for f in report.files]),
         "data_files": ", ".join(Path(f.path).name for f in report.files)[:5000],
-        "config_hash": tracking.fingerprint(cfg.model_dump(mode="json")),
-        "git_commit": tracking.git_commit(Path(__file__).parent),
+        "config_hash": lineage.fingerprint(cfg.model_dump(mode="json")),
+        "git_commit": lineage.git_commit(Path(__file__).parent),
         "config_path": str(config_path),
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segment.config import TrackingConfig
+from segment.errors import ModelRegistryError
 from segment.pipeline import model_safety, tracking
 from segment.schema import TARGETS, registered_name
 
@@ -22,7 +23,7 @@ def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
     """One row per train run, newest first: when, data, k, validation metrics, champion or not."""
     uri = tracking.tracking_uri(cfg)
     runs = tracking.train_runs(cfg, limit)
-    champions = {t: tracking.champion_version(registered_name(cfg.model_prefix, t), uri) for t in TARGETS}
+    champions = {t: champion_version(registered_name(cfg.model_prefix, t), uri) for t in TARGETS}
     rows = []
     for r in runs:
         row = {
@@ -69,3 +70,11 @@ def blocks(df: pd.DataFrame) -> list[str]:
         lines.append(f"  champion: {row['champion']}")
         out.append("\n".join(lines))
     return out
+
+
+def champion_version(name: str, uri: str) -> int | None:
+    """The champion's version number, or None when there is none."""
+    try:
+        return tracking.champion(name, uri).version
+    except ModelRegistryError:
+        return None

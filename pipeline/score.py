@@ -17,7 +17,7 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError
-from segment.pipeline import actions_outputs, checks, publication, record, tracking
+from segment.pipeline import actions_outputs, checks, lineage, publication, record, tracking
 from segment.pipeline import drift as drift_step
 from segment.pipeline.clean import DataReport
 from segment.pipeline.engines import prepare_for
@@ -35,7 +35,7 @@ class Champions:
     """The champion models by name (pyfunc for the classifiers, the segmenter object) and their lineage."""
 
     models: dict[str, Any]
-    refs: dict[str, tracking.RegisteredModel]
+    refs: dict[str, lineage.RegisteredModel]
     drift_reference: dict | None
 
     @property

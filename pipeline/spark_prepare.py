@@ -18,16 +18,15 @@ from segment.errors import ConfigError, InputError
 from segment.features.orders import build_orders
 from segment.features.spark_engine import SparkConnection, SparkEngine
 from segment.pipeline.clean import DataReport, clean_lines, describe_orders
+from segment.pipeline.column_sql import quote_ident, typed
 from segment.pipeline.load import (
     CSV_SUFFIXES,
     NUMERIC,
     PARQUET_SUFFIXES,
     SourceFile,
-    _select_list,
-    _suffix,
-    _typed,
     expand_sources,
-    quote_ident,
+    file_suffix,
+    select_list,
 )
 
 TABLE_PREFIX = "table:"
@@ -36,7 +35,7 @@ URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/")
 
 @dataclass(frozen=True)
 class _Rel:
-    """What `load._select_list` reads of a relation: its column names and DuckDB type names."""
+    """What `load.select_list` reads of a relation: its column names and DuckDB type names."""
 
     columns: list[str]
     types: list[str]
@@ -77,12 +76,12 @@ def _sources(cfg: DataConfig) -> list[tuple[str, str]]:
         if pattern.startswith(TABLE_PREFIX):
             out.append((pattern[len(TABLE_PREFIX) :], "table"))
         elif URI.match(pattern) and not pattern.startswith("file:/"):
-            fmt = "csv" if _suffix(Path(pattern.rstrip("/*"))) in CSV_SUFFIXES else "parquet"
+            fmt = "csv" if file_suffix(Path(pattern.rstrip("/*"))) in CSV_SUFFIXES else "parquet"
             out.append((pattern, fmt))
         else:
             local.append(pattern)
     for path in expand_sources(local) if local else []:
-        out.append((str(path), "parquet" if _suffix(path) in PARQUET_SUFFIXES else "csv"))
+        out.append((str(path), "parquet" if file_suffix(path) in PARQUET_SUFFIXES else "csv"))
     return out
 
 
@@ -111,7 +110,7 @@ def _check_parse(engine: SparkEngine, view: str, name: str, cfg: DataConfig, rel
     """Fail on values that do not parse (as `load._check_parse`, in SQL); return the row count."""
     mapped = cfg.columns.mapped()
     types = dict(zip(rel.columns, rel.types, strict=True))
-    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not _typed(c, types[mapped[c]])]
+    checked = [c for c in ("timestamp", *NUMERIC) if c in exprs and not typed(c, types[mapped[c]])]
     counts = "".join(
         f", count(*) FILTER (WHERE {quote_ident(mapped[c])} IS NOT NULL AND {exprs[c]} IS NULL) AS {quote_ident(c)}"
         for c in checked
@@ -147,7 +146,7 @@ def load_lines(engine: SparkEngine, cfg: DataConfig, table: str = "raw_lines") -
                         column=src,
                     )
         first = first or (location, set(rel.columns))
-        exprs = _select_list(rel, location, cfg)
+        exprs = select_list(rel, location, cfg)
         view = f"src{len(selects)}"
         df.createOrReplaceTempView(view)
         rows = _check_parse(engine, view, location, cfg, rel, exprs)

@@ -9,14 +9,11 @@ returns probabilities, not labels (a LightGBM flavour model would return 0/1).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
 import os
-import subprocess
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ from mlflow.tracking import MlflowClient
 from segment.config import TrackingConfig
 from segment.errors import InputError, ModelRegistryError
 from segment.pipeline import model_safety
+from segment.pipeline.lineage import PastRun, RegisteredModel
 from segment.pipeline.model_env import model_pip_requirements
 from segment.pipeline.safe_input import redact
 
@@ -40,15 +38,6 @@ EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 PROMOTION_TAG, PROMOTION_STATE_TAG = "segment_promotion", "segment_promotion_state"
 # set by `setup`: the artifact root models must be stored in, and the promotions a train collects until it ends
 _state: dict[str, Any] = {"artifact_root": None, "pending": []}
-
-
-def configure_logging(verbose: bool) -> None:
-    """MLflow's and alembic's INFO lines drown the stage lines: shown only when verbose."""
-    level = logging.INFO if verbose else logging.WARNING
-    for name in ("mlflow", "alembic"):
-        logging.getLogger(name).setLevel(level)
-    if not verbose:
-        os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 
 def tracking_uri(cfg: TrackingConfig) -> str:
@@ -141,29 +130,6 @@ def log_figure(fig: Any, artifact_file: str) -> None:
 def set_tags(tags: dict[str, str]) -> None:
     """Tag the active run."""
     mlflow.set_tags(tags)
-
-
-def git_commit(path: Path) -> str:
-    """The repo's commit, or 'unknown' outside a git checkout."""
-    try:
-        out = subprocess.run(["git", "-C", str(path), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def fingerprint(payload: Any) -> str:
-    """Short stable hash of a JSON-serialisable payload."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RegisteredModel:
-    """A registered model version and the run that logged it."""
-
-    name: str
-    version: int
-    run_id: str
 
 
 def log_and_register(
@@ -298,17 +264,6 @@ def predict_positive(model: Any, features: pd.DataFrame, name: str) -> np.ndarra
     return out[:, 1].astype(float)
 
 
-@dataclass(frozen=True)
-class PastRun:
-    """A finished or running train run as `segment runs` shows it."""
-
-    run_id: str
-    start_time_ms: int
-    status: str
-    tags: dict[str, str]
-    metrics: dict[str, float]
-
-
 def train_runs(cfg: TrackingConfig, limit: int) -> list[PastRun]:
     """The latest `train` runs of the config's experiment, newest first."""
     uri = tracking_uri(cfg)
@@ -322,14 +277,6 @@ def train_runs(cfg: TrackingConfig, limit: int) -> list[PastRun]:
     return [
         PastRun(r.info.run_id, r.info.start_time, r.info.status, dict(r.data.tags), dict(r.data.metrics)) for r in found
     ]
-
-
-def champion_version(name: str, uri: str) -> int | None:
-    """The champion's version number, or None when there is none."""
-    try:
-        return champion(name, uri).version
-    except ModelRegistryError:
-        return None
 
 
 def train_run_of(run_id: str) -> str:

@@ -17,7 +17,8 @@ from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.clusters import Segmenter
 from segment.models.sampling import sample_customers
-from segment.models.training import TargetResult, fit_targets, model_inputs
+from segment.models.splits import model_inputs
+from segment.models.training import TargetResult, fit_targets
 from segment.pipeline import checks, drift, record
 from segment.pipeline.engines import prepare_for
 from segment.pipeline.prepare import Prepared

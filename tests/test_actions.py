@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from segment.config import AudienceFilter
 from segment.errors import ConfigError, InputError, UserError
 from segment.features.replenishment import due_for_refill, replenishment, repurchase_intervals
-from segment.pipeline import actions_outputs, audiences, campaigns, outputs
+from segment.pipeline import actions_outputs, audiences, campaign_report, campaigns, outputs
 from segment.pipeline.cli import main
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
@@ -295,7 +295,7 @@ def test_report_recovers_a_simulated_effect_on_the_sample(project, sample, monke
     assert list(members.columns[:2]) == ["customer_id", "arm"] and started["arms"]["test"] > 300
     test_ids = members.customer_id[members.arm == "test"].to_numpy()
     chosen = np.random.default_rng(7).choice(test_ids, size=int(0.4 * len(test_ids)), replace=False)
-    before = campaigns.outcomes(con, members, START, END)
+    before = campaign_report.outcomes(con, members, START, END)
     bought = set(before.customer_id[before.orders > 0])
     true_rate = sum(c not in bought for c in chosen) / len(test_ids)
     true_revenue = 30.0 * len(chosen) / len(test_ids)
@@ -308,8 +308,8 @@ def test_report_recovers_a_simulated_effect_on_the_sample(project, sample, monke
         """INSERT INTO orders (customer_id, order_id, ts, net, gross, returned)
            SELECT customer_id, order_id, TIMESTAMP '2011-07-20 10:00', 30.0, 30.0, 0.0 FROM sim"""
     )
-    with_effect = campaigns.report(cfg, fresh, "gift", END)
-    no_effect = campaigns.report(cfg, con, "gift", END)
+    with_effect = campaign_report.report(cfg, fresh, "gift", END)
+    no_effect = campaign_report.report(cfg, con, "gift", END)
     pr, rv = with_effect["uplift"]["purchase_rate"], with_effect["uplift"]["revenue_per_member"]
     assert pr["ci_low"] <= true_rate <= pr["ci_high"] and pr["ci_low"] > 0 and pr["p_value"] < 0.05
     assert rv["ci_low"] <= true_revenue <= rv["ci_high"]
@@ -340,9 +340,9 @@ def test_report_recovers_a_simulated_effect_on_the_sample(project, sample, monke
 def test_cumulative_rate_ends_at_the_purchase_rate(sample):
     con, table = sample
     members = campaigns.members_frame("curve", table, 0.5)
-    df = campaigns.outcomes(con, members, START, END)
-    curve = campaigns.cumulative(df, START, END)
-    stats = campaigns.compare(df)
+    df = campaign_report.outcomes(con, members, START, END)
+    curve = campaign_report.cumulative(df, START, END)
+    stats = campaign_report.compare(df)
     assert len(curve) == (END - START).days and curve.day.iloc[0] == START + timedelta(days=1)
     for arm in ("test", "control"):
         assert (np.diff(curve[arm]) >= 0).all()

@@ -285,16 +285,16 @@ def test_a_single_customer_store_loads(tmp_path):
 
 def test_text_columns_are_trimmed_exactly_like_trim():
     """The shortcut that skips trim for plain ASCII text gives what NULLIF(trim(x), '') gives, on every edge."""
-    from segment.pipeline.load import _text_expr
+    from segment.pipeline.column_sql import text_expr
 
     values = ["", " ", "  ", "a", " a", "a ", " a b ", "\ta\n", "é", " é ", "\u00a0x", "x\u00a0", "\u3000x\u2003",
               "\u200bx", "x\u202f", "007", "A1 ", None]  # fmt: skip
     con = duckdb.connect()
     con.execute("CREATE TABLE t (x VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
-    got = con.execute(f"SELECT x, {_text_expr('x')}, NULLIF(trim(x), '') FROM t").fetchall()
+    got = con.execute(f"SELECT x, {text_expr('x')}, NULLIF(trim(x), '') FROM t").fetchall()
     assert [g[1] for g in got] == [g[2] for g in got]
-    assert con.execute(f"SELECT {_text_expr('CAST(42 AS INTEGER)')}").fetchall() == [("42",)]
+    assert con.execute(f"SELECT {text_expr('CAST(42 AS INTEGER)')}").fetchall() == [("42",)]
 
 
 def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_order():

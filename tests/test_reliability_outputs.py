@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from segment.config import OutputConfig
-from segment.pipeline import database, publication
+from segment.pipeline import database, outputs
 from segment.pipeline.journal import repair
 from segment.pipeline.outputs import PublishError
 from segment.pipeline.publication import Publication, publish_score
@@ -48,7 +48,7 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(score_date=table["score_date"].iloc[0])
 
 
-def _publish(root: Path, when: date, seed: int, **output) -> publication.PublishedOutputs:
+def _publish(root: Path, when: date, seed: int, **output) -> outputs.PublishedOutputs:
     table = _table(when, seed)
     cfg = OutputConfig(root=str(root), **output)
     return publish_score(

@@ -8,7 +8,7 @@ import pytest
 from segment.config import SegmentsConfig, TimeConfig
 from segment.errors import InputError
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
-from segment.models.training import split_tuning
+from segment.models.splits import split_tuning
 from segment.pipeline.snapshot import build_snapshots
 from segment.schema import CUSTOMER_ID, CUTOFF, LABEL
 from tests.conftest import canonical_lines, engine_with_lines

@@ -9,7 +9,7 @@ import pytest
 from scipy import stats
 
 from segment.models import uplift
-from segment.pipeline import campaigns
+from segment.pipeline import campaign_report
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
 from tests.conftest import REPO
@@ -83,7 +83,7 @@ def sample_outcomes():
     members = con.execute(
         "SELECT DISTINCT customer_id FROM orders WHERE gross > 0 AND ts < DATE '2011-07-01' ORDER BY 1"
     ).df()
-    return campaigns.outcomes(con, members, start, end)
+    return campaign_report.outcomes(con, members, start, end)
 
 
 def test_a_a_campaigns_cover_zero_95_percent_of_the_time(sample_outcomes):

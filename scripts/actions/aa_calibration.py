@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 
 from segment.models import uplift
-from segment.pipeline import audiences, campaigns
+from segment.pipeline import audiences, campaign_report
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
 
@@ -22,7 +22,7 @@ prepare(con, cfg.data)
 when, table = audiences.read_segment_table(Path(cfg.output.root), START)
 for name in sys.argv[1:]:
     members = audiences.select(con, table, cfg.audiences[name], when, name).members
-    df = campaigns.outcomes(con, members[["customer_id"]], START, END)
+    df = campaign_report.outcomes(con, members[["customer_id"]], START, END)
     buyer, revenue = (df["orders"] > 0).to_numpy(), df["revenue"].to_numpy()
     t0, rate, rev = time.time(), 0, 0
     for i in range(CAMPAIGNS):

@@ -9,7 +9,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from segment.pipeline import campaigns
+from segment.pipeline import campaign_report
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
 
@@ -22,7 +22,7 @@ test = members.loc[members["arm"] == "test", "customer_id"].to_numpy()
 chosen = np.random.default_rng(0).choice(test, size=int(round(SHARE * len(test))), replace=False)
 con = connect()
 prepare(con, cfg.data)
-out = campaigns.outcomes(con, members, date(2011, 6, 30), date(2011, 9, 30))
+out = campaign_report.outcomes(con, members, date(2011, 6, 30), date(2011, 9, 30))
 already = set(out.loc[out["orders"] > 0, "customer_id"])
 new_buyers = sum(c not in already for c in chosen)
 print(
