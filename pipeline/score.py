@@ -129,11 +129,23 @@ def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConf
     return values
 
 
+def class_probabilities(data: Prepared, champions: Champions, feats: pd.DataFrame, cfg: Config) -> list:
+    """P(churn) and P(purchase) per customer: through each model's signature here, or on Spark's executors."""
+    targets = ("churn", "propensity")
+    if cfg.engine != "spark":
+        return [tracking.predict_positive(champions.models[t], feats, t) for t in targets]
+    from segment.pipeline.spark_scoring import class_probabilities as on_spark
+
+    folders = {t: tracking.verified_folder(champions.refs[t]) for t in targets}
+    got = on_spark(data.engine.spark, folders, feats)
+    return [got[t] for t in targets]
+
+
 def score_customers(data: Prepared, when: date, cfg: Config, champions: Champions) -> Scored:
     """Features, rule segments, probabilities, clusters and drift at `when`: the segment table, nothing written."""
     snap = build_snapshots(data.engine, [when], segmented=[when], time=cfg.time, segments=cfg.segments).segmented[when]
     feats, models = snap.features, champions.models
-    churn, purchase = (tracking.predict_positive(models[t], feats, t) for t in ("churn", "propensity"))
+    churn, purchase = class_probabilities(data, champions, feats, cfg)
     drift = check_drift(champions.drift_reference, feats, cfg.scoring)
     ids = models[SEGMENTER].predict(feats)
     table = segment_table(

@@ -45,3 +45,21 @@ def positive_probability(
         raise ValueError(f"model {model_uri} needs feature columns {missing} that the frame does not have")
     udf = tracking.spark_udf(spark, model_uri, result_type=ArrayType(DoubleType()), env_manager=env_manager)
     return frame.withColumn(output, udf(F.struct(*[F.col(f"`{c}`") for c in cols]))[PROBABILITY_INDEX])
+
+
+def class_probabilities(spark: Any, model_folders: dict[str, str], features: Any) -> dict[str, Any]:
+    """Model name -> P(class 1) per row of `features` (pandas), each model applied on the executors.
+
+    `model_folders` are the champions' verified folders (`tracking.verified_folder`), so the executors
+    load checked models; rows come back in the order of `features`.
+    """
+    import numpy as np
+
+    out = {}
+    for name, folder in model_folders.items():
+        cols = signature_columns(folder)
+        frame = spark.createDataFrame(features[cols].reset_index(drop=True).reset_index(names="__row"))
+        scored = positive_probability(spark, folder, frame, output="__p", columns=cols).select("__row", "__p")
+        got = scored.toPandas().set_index("__row")["__p"].sort_index()
+        out[name] = np.asarray(got.to_numpy(), dtype=float)
+    return out
