@@ -23,7 +23,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from segment.config import LightGBMConfig, ValueConfig
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
-from segment.models.classifiers import CATEGORICAL, fit_classifier, predict_positive
+from segment.models.classifiers import CATEGORICAL, booster_params, fit_classifier, predict_positive
 from segment.models.splits import split_tuning
 from segment.models.value_baselines import BtydFit, last_h_days
 from segment.models.value_baselines import available as btyd_available
@@ -52,22 +52,7 @@ def fit_regressor(
 ) -> Pipeline:
     """Preprocessing + LGBMRegressor with `objective` (e.g. objective="tweedie"), early-stopped on the tuning rows."""
     pre = _preprocessor(list(X_fit.columns)).fit(X_fit)
-    booster = lgb.LGBMRegressor(
-        n_estimators=cfg.n_estimators,
-        learning_rate=cfg.learning_rate,
-        num_leaves=cfg.num_leaves,
-        min_child_samples=cfg.min_child_samples,
-        subsample=cfg.subsample,
-        subsample_freq=cfg.subsample_freq,
-        colsample_bytree=cfg.colsample_bytree,
-        reg_lambda=cfg.reg_lambda,
-        random_state=cfg.random_state,
-        n_jobs=2,
-        deterministic=True,
-        force_row_wise=True,
-        verbose=-1,
-        **objective,
-    )
+    booster = lgb.LGBMRegressor(**booster_params(cfg), **objective)
     booster.fit(
         pre.transform(X_fit),
         y_fit,
