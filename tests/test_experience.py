@@ -236,7 +236,7 @@ def test_exports_put_the_most_valuable_first_with_round_numbers_and_dates():
     assert list(rows.columns[:4]) == ["customer_id", "monetary", "last_order_date", "country"]
     assert rows.loc[1, "churn_probability"] == 0.1235 and rows.loc[1, "purchase_probability"] == 0.9877
     assert rows.loc[0, "last_order_date"] == date(2011, 11, 29) and rows.loc[0, "country"] == "FR"
-    assert "expected_value" not in rows  # only when the segment table has it
+    assert "expected_revenue" not in rows  # only when the segment table has it
 
 
 def test_moved_to_at_risk_lists_who_slipped_since_the_previous_date():
