@@ -111,11 +111,15 @@ def _value_run(exp: str, name: str, result: ValueResult, plan, cfg: Config, rec:
 
 def _timing_run(exp: str, result: TimingResult, plan, cfg: Config, rec: ValueRecord) -> None:
     name = TIMING_MODEL
-    figures = {f"plots/{name}_calibration.png": plots.timing_calibration(result.actual_days, result.p_within["model"], name)}
+    figures = {
+        f"plots/{name}_calibration.png": plots.timing_calibration(result.actual_days, result.p_within["model"], name)
+    }
     metrics = value_metric_names(name, result.metrics)
     with tracking.run(exp, name, nested=True):
         tracking.log_params({f"{name}_{k}": v for k, v in result.rows.items()})
-        tracking.log_params({f"{name}_grid_days": ",".join(map(str, result.grid)), f"{name}_features": len(result.features)})
+        tracking.log_params(
+            {f"{name}_grid_days": ",".join(map(str, result.grid)), f"{name}_features": len(result.features)}
+        )
         tracking.set_tags({f"{name}_note_{k}": v[:5000] for k, v in result.notes.items()})
         tracking.log_metrics(metrics)
         for file, fig in figures.items():

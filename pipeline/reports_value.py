@@ -14,8 +14,10 @@ from segment.pipeline.htmlpage import Section
 from segment.schema import EXPECTED_NEXT_ORDER_DATE, EXPECTED_REVENUE, TIMING_MODEL, VALUE_MODEL, VALUE_TIER
 
 SOON_DAYS = 14  # "expected to order in the next 14 days"
-RETRAIN = "no {what} champion is registered (the models were trained before value and timing existed): run " \
+RETRAIN = (
+    "no {what} champion is registered (the models were trained before value and timing existed): run "
     "`segment train` to add them; the {columns} column(s) are empty until then."
+)
 
 
 def metric_frame(metrics: dict[str, dict[str, float]], columns: tuple[str, ...]) -> pd.DataFrame:
@@ -24,7 +26,9 @@ def metric_frame(metrics: dict[str, dict[str, float]], columns: tuple[str, ...])
 
 
 def train_sections(
-    metrics: dict[str, dict[str, dict[str, float]]], cards: dict[str, str], figures: dict[str, dict[str, Any]],
+    metrics: dict[str, dict[str, dict[str, float]]],
+    cards: dict[str, str],
+    figures: dict[str, dict[str, Any]],
     skipped: dict[str, str],
 ) -> list[Section]:
     """One section per value model (by horizon) and one for timing, each with its card; what was skipped."""
@@ -71,5 +75,7 @@ def score_section(table: pd.DataFrame, score_date: date) -> Section:
         s.notes.append(RETRAIN.format(what="timing", columns=EXPECTED_NEXT_ORDER_DATE))
     else:
         n = soon_count(table, score_date)
-        s.notes.append(f"{n:,} customers are expected to order in the next {SOON_DAYS} days (by {EXPECTED_NEXT_ORDER_DATE}).")
+        s.notes.append(
+            f"{n:,} customers are expected to order in the next {SOON_DAYS} days (by {EXPECTED_NEXT_ORDER_DATE})."
+        )
     return s

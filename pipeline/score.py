@@ -24,8 +24,8 @@ from segment.pipeline.exports import customer_extras
 from segment.pipeline.prepare import Prepared, prepare_data
 from segment.pipeline.progress import info, stage, warn
 from segment.pipeline.publish import Published, publish
-from segment.pipeline.snapshot import build_snapshots
 from segment.pipeline.scoring_value import value_columns
+from segment.pipeline.snapshot import build_snapshots
 from segment.pipeline.table import segment_summary, segment_table
 from segment.schema import MODELS, SEGMENTER, TARGETS, TIMING_MODEL, VALUE_MODEL, registered_name
 

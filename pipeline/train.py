@@ -63,7 +63,7 @@ def data_warnings(data: Prepared, plan: SnapshotPlan) -> list[str]:
 
 
 def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> TrainResult:
-    """Snapshots, segments, both classifiers, value and timing from prepared data; `reference` is the champion segmenter."""
+    """Snapshots, segments, both classifiers, value and timing; `reference` is the champion segmenter."""
     plan = plan_snapshots(data.first, data.last, cfg.time)
     validation = plan.validation[-1]
     cutoffs = [*plan.train, *plan.validation, data.last]

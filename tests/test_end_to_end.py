@@ -119,9 +119,10 @@ def test_score_fills_value_tiers_and_next_order_dates(trained):
     assert set(shares.index) == {"high", "medium", "low"}
     assert shares["low"] == pytest.approx(lo, abs=0.02) and shares["high"] == pytest.approx(1 - hi, abs=0.02)
     # the highest tier holds the highest predictions
-    assert table.groupby("value_tier")["expected_revenue"].min()["high"] >= table.query("value_tier != 'high'")[
-        "expected_revenue"
-    ].max()
+    assert (
+        table.groupby("value_tier")["expected_revenue"].min()["high"]
+        >= table.query("value_tier != 'high'")["expected_revenue"].max()
+    )
     dates = pd.to_datetime(table["expected_next_order_date"])
     given = dates.dropna()
     assert 0 < len(given) < len(table)  # some customers get a date, some are not expected within the grid
