@@ -31,7 +31,7 @@ from segment.pipeline.record_value import record_values
 from segment.pipeline.reports import train_report
 from segment.pipeline.reports_value import train_sections
 from segment.pipeline.segmenting import SegmentsResult
-from segment.schema import SEGMENTER, registered_name
+from segment.schema import EXPECTED_REVENUE, SEGMENTER, registered_name
 
 if TYPE_CHECKING:
     from segment.pipeline.score import Scored
@@ -235,6 +235,7 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
                 "not_scored": scored.not_scored,
                 "mean_churn_probability": float(np.mean(scored.table["churn_probability"])),
                 "mean_purchase_probability": float(np.mean(scored.table["purchase_probability"])),
+                "expected_revenue": float(scored.table[EXPECTED_REVENUE].sum(min_count=1)),  # NaN (skipped): no champion
                 "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
             },
             prefix="score_",
