@@ -235,7 +235,7 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
                 "not_scored": scored.not_scored,
                 "mean_churn_probability": float(np.mean(scored.table["churn_probability"])),
                 "mean_purchase_probability": float(np.mean(scored.table["purchase_probability"])),
-                "expected_revenue": float(scored.table[EXPECTED_REVENUE].sum(min_count=1)),  # NaN (skipped): no champion
+                "expected_revenue": float(scored.table[EXPECTED_REVENUE].sum(min_count=1)),  # NaN, skipped: no champion
                 "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
             },
             prefix="score_",
