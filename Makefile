@@ -8,6 +8,7 @@ SET    ?=
 SECTIONS ?=
 PORT   ?= 5000
 EXTRAS ?= dev
+comma  := ,
 
 .DEFAULT_GOAL := help
 .PHONY: help setup train score validate ui test lint bench clean
@@ -43,8 +44,8 @@ lint: setup ## ruff
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-bench: setup ## Run the benchmarks (SECTIONS= to pick: loading features segments models value scoring); results in bench/results/
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+bench: setup ## Run the benchmarks (SECTIONS= to pick: loading features segments models value scoring performance, or spark); results in bench/results/
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench$(if $(filter spark,$(SECTIONS)),$(comma)spark)]'
 	$(BIN)/python -m bench $(SECTIONS)
 
 clean: ## Remove the venv, the MLflow store and outputs

@@ -111,7 +111,7 @@ def write(frames: ActionFrames, root: Path, when: date) -> Path:
     staging = final.parent / f".staging-{final.name}-{uuid.uuid4().hex}"
     try:
         write_into(frames, staging)
-        outputs._pause_before_swap()
+        outputs.pause_before_swap()
         trash = final.parent / f".trash-{final.name}-{uuid.uuid4().hex}"
         if final.exists():
             final.rename(trash)

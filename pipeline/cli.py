@@ -73,18 +73,16 @@ def _report_table(report, future: int | None = None) -> Table:
 @app.command()
 def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
     """Load and clean the data, print the data report; write nothing."""
-    from segment.features.engine import DuckDBEngine
     from segment.features.snapshots import plan_snapshots
     from segment.pipeline import checks
-    from segment.pipeline.prepare import connect, data_span, prepare
+    from segment.pipeline.engines import prepare_for
 
     cfg = _load(config, set_, quiet)
-    con = connect()
     with stage("load and clean transactions"):
-        report = prepare(con, cfg.data)
-    future = checks.future_lines(DuckDBEngine(con), checks.today())
+        data = prepare_for(cfg)
+    report, first, last = data.report, data.first, data.last
+    future = checks.future_lines(data.engine, checks.today())
     out.print(_report_table(report, future))
-    first, last = data_span(con)
     warnings = checks.history_warnings(first, last, plan_snapshots(first, last, cfg.time))
     for warning in [*warnings, checks.future_warning(future, checks.today())]:
         if warning:
@@ -103,14 +101,14 @@ def features(
     import pyarrow as pa
 
     from segment.features.customer import customer_features
+    from segment.pipeline.engines import prepare_for
     from segment.pipeline.outputs import atomic_write_parquet
-    from segment.pipeline.prepare import prepare_data
     from segment.schema import CUTOFF
 
     cfg = _load(config, set_, quiet)
     when = _date(cutoff, "--cutoff")
     with stage("load and clean transactions"):
-        data = prepare_data(cfg.data)
+        data = prepare_for(cfg)
     with stage(f"features at {when}"):
         df = customer_features(data.engine, [when], horizon_days=cfg.time.horizon_days).drop(columns=CUTOFF)
     atomic_write_parquet(pa.Table.from_pandas(df, preserve_index=False), out_path)

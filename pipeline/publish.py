@@ -1,6 +1,6 @@
 """Publish a score date: the Parquet partitions, the database rows, the exports and the HTML summary.
 
-One commit for all of them (and the actions folder) under the date's lock (`outputs.publication`): everything
+One commit for all of them (and the actions folder) under the date's lock (`publication.publication`): everything
 is staged and checked, then the database commits and the files are renamed in, or nothing visible changes
 (docs/scoring.md).
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segment.config import Config, OutputConfig
-from segment.pipeline import actions_outputs, outputs
+from segment.pipeline import actions_outputs, database, publication
 from segment.pipeline.exports import MOVED_FILE, export_rows, moved_to_at_risk
 from segment.pipeline.reports import score_summary
 
@@ -34,14 +34,14 @@ class Published:
 
 def database_url(cfg: OutputConfig) -> str:
     """The configured URL, or a SQLite file next to the Parquet dataset (built by SQLAlchemy)."""
-    return outputs.database_url(cfg)
+    return database.database_url(cfg)
 
 
 def publish(scored: Scored, cfg: Config) -> Published:
     """Write every output of `scored` in one commit under the lock of (output root, score date)."""
     when, out = scored.score_date, cfg.output
     exports = None
-    with outputs.publication(out, when, cfg.scoring.lock_timeout_seconds) as pub:
+    with publication.publication(out, when, cfg.scoring.lock_timeout_seconds) as pub:
         previous = pub.previous()
         path = pub.stage_partition("segment_table", scored.table)
         pub.stage_partition("segment_summary", scored.summary)

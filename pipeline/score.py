@@ -17,11 +17,12 @@ import pandas as pd
 
 from segment.config import Config, ScoringConfig
 from segment.errors import InputError, ModelRegistryError
-from segment.pipeline import actions_outputs, checks, outputs, record, tracking
+from segment.pipeline import actions_outputs, checks, publication, record, tracking
 from segment.pipeline import drift as drift_step
 from segment.pipeline.clean import DataReport
+from segment.pipeline.engines import prepare_for
 from segment.pipeline.exports import customer_extras
-from segment.pipeline.prepare import Prepared, prepare_data
+from segment.pipeline.prepare import Prepared
 from segment.pipeline.progress import info, stage, warn
 from segment.pipeline.publish import Published, publish
 from segment.pipeline.scoring_value import value_columns
@@ -170,7 +171,7 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
 def score(cfg: Config, asked: date | None = None, force: bool = False) -> ScoreResult:
     """Score every customer with a purchase on or before the date (default: the last date in the data)."""
     with stage("load and clean transactions"):
-        data = prepare_data(cfg.data, attributes=bool(cfg.output.export_attributes))
+        data = prepare_for(cfg, attributes=bool(cfg.output.export_attributes))  # DuckDB, or Spark
     when = score_date(data, asked, cfg, force)
     with stage("load champion models"):
         champions = load_champions(cfg)
@@ -178,6 +179,6 @@ def score(cfg: Config, asked: date | None = None, force: bool = False) -> ScoreR
         scored = score_customers(data, when, cfg, champions)
     with stage("write outputs"):
         published = publish(scored, cfg)
-    with outputs.best_effort("MLflow logging of the score run"):  # published: a failing store only warns
+    with publication.best_effort("MLflow logging of the score run"):  # published: a failing store only warns
         record.record_score(scored, cfg, published.html)
     return ScoreResult(scored, published)

@@ -336,3 +336,13 @@ def train_run_of(run_id: str) -> str:
     """The top-level run a model's run belongs to (its parent `train` run), or the run itself."""
     tags = MlflowClient().get_run(run_id).data.tags
     return tags.get("mlflow.parentRunId") or run_id
+
+
+def signature_columns(model_uri: str) -> list[str]:
+    """A logged model's input columns, in signature order, read from its metadata (no deserialisation)."""
+    return list(mlflow.models.get_model_info(model_uri).signature.inputs.input_names())
+
+
+def spark_udf(spark: Any, model_uri: str, *, result_type: Any, env_manager: str) -> Any:
+    """`mlflow.pyfunc.spark_udf` for the Spark engine's scorer (`spark_scoring.py` says which traps it avoids)."""
+    return mlflow.pyfunc.spark_udf(spark, model_uri, result_type=result_type, env_manager=env_manager)

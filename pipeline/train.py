@@ -19,7 +19,8 @@ from segment.models.clusters import Segmenter
 from segment.models.sampling import sample_customers
 from segment.models.training import TargetResult, fit_targets, model_inputs
 from segment.pipeline import checks, drift, record
-from segment.pipeline.prepare import Prepared, prepare_data
+from segment.pipeline.engines import prepare_for
+from segment.pipeline.prepare import Prepared
 from segment.pipeline.progress import meter, stage, warn
 from segment.pipeline.segmenting import SegmentsResult, segment_customers
 from segment.pipeline.snapshot import Snapshots, build_snapshots
@@ -99,7 +100,7 @@ def train(cfg: Config, config_path: Path) -> record.TrainRecord:
     """Run the whole training pipeline and record it as one parent MLflow run with nested stage runs."""
     search.ensure_available(cfg.models.search)  # before any long work
     with stage("load and clean transactions"):
-        data = prepare_data(cfg.data)
+        data = prepare_for(cfg)  # DuckDB, or Spark with engine: spark
     reference = record.champion_segmenter(cfg.tracking)
     result = fit(data, cfg, reference)
     return record.record_train(result, cfg, config_path)

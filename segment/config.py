@@ -580,9 +580,22 @@ class CampaignsConfig(Strict):
     )
 
 
+class SparkConfig(Strict):
+    """The Spark session of `engine: spark` (docs/spark.md)."""
+
+    master: str | None = Field(
+        None, description="Spark master, e.g. `local[4]`; default: the session spark-submit made, else `local[2]`"
+    )
+    conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings for a session made here")
+
+
 class Config(Strict):
     """The whole run configuration."""
 
+    engine: Literal["duckdb", "spark"] = Field(
+        "duckdb", description="where the SQL runs: `duckdb` (one machine) or `spark` (the `spark` extra)"
+    )
+    spark: SparkConfig = SparkConfig()
     data: DataConfig
     time: TimeConfig = TimeConfig()
     segments: SegmentsConfig = SegmentsConfig()

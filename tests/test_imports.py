@@ -22,3 +22,13 @@ def test_reusable_packages_never_import_the_application_shell():
         for path in (REPO / folder).glob("*.py"):
             imports = re.findall(r"^\s*(?:from|import) ([\w.]+)", path.read_text(), flags=re.M)
             assert not [m for m in imports if m.startswith(("segment.pipeline", "mlflow"))], path
+
+
+def test_mlflow_is_imported_in_one_module_of_the_pipeline():
+    """Every MLflow call goes through pipeline/tracking.py (what a run records is decided in record.py)."""
+    users = [
+        p.name
+        for p in sorted((REPO / "pipeline").glob("*.py"))
+        if re.search(r"^\s*(?:from|import) mlflow\b", p.read_text(), flags=re.M)
+    ]
+    assert users == ["tracking.py"]

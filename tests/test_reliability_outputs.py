@@ -17,8 +17,11 @@ import pytest
 import sqlalchemy as sa
 
 from segment.config import OutputConfig
-from segment.pipeline import outputs
-from segment.pipeline.outputs import Publication, PublishError, publish_score, repair
+from segment.pipeline import database, publication
+from segment.pipeline.journal import repair
+from segment.pipeline.outputs import PublishError
+from segment.pipeline.publication import Publication, publish_score
+from segment.pipeline.safe_paths import sqlite_url
 
 D1, D2, D3 = date(2021, 1, 1), date(2021, 2, 1), date(2021, 3, 1)
 
@@ -45,7 +48,7 @@ def _summary(table: pd.DataFrame) -> pd.DataFrame:
     return out.assign(score_date=table["score_date"].iloc[0])
 
 
-def _publish(root: Path, when: date, seed: int, **output) -> outputs.PublishedOutputs:
+def _publish(root: Path, when: date, seed: int, **output) -> publication.PublishedOutputs:
     table = _table(when, seed)
     cfg = OutputConfig(root=str(root), **output)
     return publish_score(
@@ -255,7 +258,7 @@ def test_a_corrupt_older_partition_is_reported_and_does_not_block_a_new_date(tmp
 
 
 def test_write_database_errors_carry_no_customer_ids_or_scores(tmp_path):
-    url = outputs.sqlite_url(tmp_path / "x.db")
+    url = sqlite_url(tmp_path / "x.db")
     table = _table(D1, seed=1).assign(customer_id=lambda d: "jane.doe@example.com-" + d["customer_id"])
     engine = sa.create_engine(url)
     with engine.begin() as conn:  # a unique index the rows break: the driver's error lists the parameters
@@ -263,7 +266,7 @@ def test_write_database_errors_carry_no_customer_ids_or_scores(tmp_path):
         conn.execute(sa.text("CREATE UNIQUE INDEX u ON t (score_date)"))
     engine.dispose()
     with pytest.raises(PublishError) as e:
-        outputs.write_database({"t": table[["customer_id", "score_date", "churn_probability"]]}, url, D1)
+        database.write_database({"t": table[["customer_id", "score_date", "churn_probability"]]}, url, D1)
     text = str(e.value)
     assert "IntegrityError" in text and "jane.doe" not in text and "parameters" not in text
     assert not any(f"{p:.4f}"[:6] in text for p in table["churn_probability"])

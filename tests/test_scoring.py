@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from segment.errors import InputError, ModelRegistryError, UserError
-from segment.pipeline import outputs, tracking
+from segment.pipeline import database, outputs, tracking
 from segment.pipeline.config_file import load_config
 from segment.pipeline.score import score
 from tests.conftest import NON_PRODUCT, RETAIL_COLUMNS, SAMPLE, write_config
@@ -247,7 +247,7 @@ def test_database_output_on_postgresql(trained, postgres_url):
     table = pd.DataFrame({"customer_id": ["1", "2"], "score_date": [date(2021, 1, 1)] * 2, "x": [1.0, 2.0]})
     name = f"seg_{os.getpid()}"
     for _ in range(2):  # a re-run replaces the date's rows
-        outputs.write_database({name: table}, postgres_url, date(2021, 1, 1))
-    outputs.write_database({name: table.assign(score_date=date(2021, 1, 8))}, postgres_url, date(2021, 1, 8))
+        database.write_database({name: table}, postgres_url, date(2021, 1, 1))
+    database.write_database({name: table.assign(score_date=date(2021, 1, 8))}, postgres_url, date(2021, 1, 8))
     rows = _db_rows(postgres_url, name)
     assert len(rows) == 4 and rows.groupby("score_date").size().eq(2).all()
