@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCORE_DATE
+from segment.schema import CUSTOMER_ID, EXPECTED_REVENUE, EXPORT_COLUMNS, SCORE_DATE
 
 PROBABILITY_DECIMALS = 4
 MONEY_DECIMALS = 2
@@ -37,7 +37,7 @@ def export_rows(table: pd.DataFrame, extras: pd.DataFrame | None = None) -> pd.D
         rows = rows.merge(extras, on=CUSTOMER_ID, how="left")
     for col in PROBABILITIES:
         rows[col] = rows[col].round(PROBABILITY_DECIMALS)
-    for col in ("monetary", "expected_value"):
+    for col in ("monetary", EXPECTED_REVENUE):
         if col in rows:
             rows[col] = rows[col].round(MONEY_DECIMALS)
     return by_value(rows[[c for c in EXPORT_COLUMNS if c in rows]]).reset_index(drop=True)

@@ -134,3 +134,46 @@ def cumulative_rate(curve: pd.DataFrame) -> plt.Figure:
     fig.autofmt_xdate()
     fig.tight_layout()
     return fig
+
+
+def value_deciles(table: pd.DataFrame, title: str) -> plt.Figure:
+    """Mean predicted and mean actual value per decile of the prediction (`value_metrics.decile_table`)."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    x = table["decile"].to_numpy()
+    ax.bar(x - 0.2, table["predicted"], width=0.4, label="predicted")
+    ax.bar(x + 0.2, table["actual"], width=0.4, label="actual")
+    ax.set(xlabel="decile of prediction (1 = highest)", ylabel="mean net revenue", title=f"{title}: by decile")
+    ax.set_xticks(x)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def lorenz(curves: dict[str, pd.DataFrame], title: str) -> plt.Figure:
+    """Cumulative share of actual revenue captured by customers ranked by each method (`value_metrics.lorenz_curve`)."""
+    fig, ax = plt.subplots(figsize=(5, 4))
+    for name, c in curves.items():
+        ax.plot(c["customer_share"] * 100, c["revenue_share"] * 100, label=name)
+    first = next(iter(curves.values()))
+    ax.plot(first["customer_share"] * 100, first["perfect"] * 100, ls="--", c="black", label="perfect")
+    ax.plot([0, 100], [0, 100], ls=":", c="grey", label="random")
+    ax.set(xlabel="customers (%, highest prediction first)", ylabel="revenue captured (%)", title=f"{title}: Lorenz")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def timing_calibration(actual_days: np.ndarray, p_within: dict[int, np.ndarray], title: str) -> plt.Figure:
+    """Mean predicted P(order within d) against the observed share, for each d of the grid."""
+    a = np.asarray(actual_days, dtype=float)
+    days = sorted(p_within)
+    observed = [float(np.mean(~np.isnan(a) & (a <= d))) for d in days]
+    predicted = [float(np.mean(p_within[d])) for d in days]
+    fig, ax = plt.subplots(figsize=(5, 4))
+    ax.plot(days, predicted, marker="o", label="predicted")
+    ax.plot(days, observed, marker="s", label="observed")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set(xlabel="d (days)", ylabel="P(next order within d)", title=f"{title}: by day")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -27,9 +27,11 @@ from segment.pipeline import lineage, plots, tracking
 from segment.pipeline.config_file import flatten
 from segment.pipeline.outputs import write_text
 from segment.pipeline.progress import info, stage
+from segment.pipeline.record_value import record_values
 from segment.pipeline.reports import train_report
+from segment.pipeline.reports_value import train_sections
 from segment.pipeline.segmenting import SegmentsResult
-from segment.schema import SEGMENTER, registered_name
+from segment.schema import EXPECTED_REVENUE, SEGMENTER, registered_name
 
 if TYPE_CHECKING:
     from segment.pipeline.score import Scored
@@ -186,6 +188,9 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
         versions, decisions, model_figures, cards = {SEGMENTER: version}, {}, {}, {}
         for t, fit in result.fits.items():
             versions[t], decisions[t], model_figures[t], cards[t] = _target(exp, fit, result, cfg)
+        valued = record_values(exp, result.values, cfg)  # value (per horizon) and timing: pipeline/record_value.py
+        versions |= valued.versions
+        decisions |= valued.decisions
         tracking.set_tags(
             {f"{k}_version": str(v) for k, v in versions.items()} | {"k": str(result.segments.segmenter.k_)}
         )
@@ -194,6 +199,7 @@ def record_train(result: TrainResult, cfg: Config, config_path: Path) -> TrainRe
             result.metrics, model_figures, cfg.tracking.experiment, cards,
             segmenter=result.segments.segmenter,
             warnings=list(getattr(result, "warnings", ())),
+            extra=train_sections(valued.metrics, valued.cards, valued.figures, result.values.notes),
         )  # fmt: skip
         tracking.log_text(html, "report.html")
         path = write_text(Path(cfg.output.root) / "reports" / f"train-{run_id[:8]}.html", html)
@@ -229,6 +235,7 @@ def record_score(scored: Scored, cfg: Config, html: str) -> None:
                 "not_scored": scored.not_scored,
                 "mean_churn_probability": float(np.mean(scored.table["churn_probability"])),
                 "mean_purchase_probability": float(np.mean(scored.table["purchase_probability"])),
+                "expected_revenue": float(scored.table[EXPECTED_REVENUE].sum(min_count=1)),  # NaN, skipped: no champion
                 "drift_features_over_warn": sum(v > cfg.scoring.drift_warn_psi for v in drift.values()),
             },
             prefix="score_",

@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from segment.features.snapshots import SnapshotPlan
-from segment.pipeline import plots
+from segment.pipeline import plots, reports_value
 from segment.pipeline.clean import DataReport
 from segment.pipeline.htmlpage import Section, data_report_table, metrics_table, render
 from segment.schema import CUSTOMER_ID, SCHEMES
@@ -42,8 +42,9 @@ def train_report(
     *,
     segmenter: Any = None,
     warnings: list[str] | None = None,
+    extra: list[Section] | None = None,
 ) -> str:
-    """Data report, segment profiles with plots, each model against its baselines.
+    """Data report, segment profiles with plots, each model against its baselines; `extra` sections at the end.
 
     `segmenter` (the fitted `Segmenter`) says why its k won; `warnings` (a short history,
     lines dated in the future) are shown in the data section.
@@ -76,7 +77,7 @@ def train_report(
         for name, fig in model_figures.get(target, {}).items():
             s.figure(fig, name)
         sections.append(s)
-    return render("Training report", f"run {run_id} · experiment {experiment}", sections)
+    return render("Training report", f"run {run_id} · experiment {experiment}", [*sections, *(extra or [])])
 
 
 def _counts(table: pd.DataFrame, col: str, previous: pd.DataFrame | None) -> pd.DataFrame:
@@ -147,4 +148,5 @@ def score_summary(
         psi_table = pd.DataFrame(sorted(drift.items(), key=lambda kv: -kv[1]), columns=["feature", "PSI"])
         health.table(psi_table.head(15), caption="population stability index against the training snapshot")
     subtitle = f"{len(table):,} customers scored"
-    return render(f"Segment summary {score_date}", subtitle, [sizes, slip, top, *(extra or []), health])
+    value = reports_value.score_section(table, score_date)  # value tiers, orders expected in 14 days
+    return render(f"Segment summary {score_date}", subtitle, [sizes, value, slip, top, *(extra or []), health])

@@ -16,7 +16,7 @@ from typing import Any
 import pandas as pd
 
 from segment.config import Config, ScoringConfig
-from segment.errors import InputError
+from segment.errors import InputError, ModelRegistryError
 from segment.pipeline import actions_outputs, checks, lineage, publication, record, tracking
 from segment.pipeline import drift as drift_step
 from segment.pipeline.clean import DataReport
@@ -25,9 +25,10 @@ from segment.pipeline.exports import customer_extras
 from segment.pipeline.prepare import Prepared
 from segment.pipeline.progress import info, stage, warn
 from segment.pipeline.publish import Published, publish
+from segment.pipeline.scoring_value import value_columns
 from segment.pipeline.snapshot import build_snapshots
 from segment.pipeline.table import segment_summary, segment_table
-from segment.schema import MODELS, SEGMENTER, TARGETS, registered_name
+from segment.schema import MODELS, SEGMENTER, TARGETS, TIMING_MODEL, VALUE_MODEL, registered_name
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,21 @@ def load_champions(cfg: Config) -> Champions:
     refs = {m: tracking.champion(registered_name(cfg.tracking.model_prefix, m), uri) for m in MODELS}
     models = {t: tracking.load_pyfunc(refs[t]) for t in TARGETS}
     models[SEGMENTER] = tracking.load_sklearn(refs[SEGMENTER])
+    for m, (ref, model) in optional_champions(cfg, uri).items():  # value and timing: absent in older stores
+        refs[m], models[m] = ref, model
     return Champions(models, refs, tracking.load_run_json(refs["propensity"].run_id, "drift_reference.json"))
+
+
+def optional_champions(cfg: Config, uri: str) -> dict[str, tuple[lineage.RegisteredModel, Any]]:
+    """The value and timing champions that exist and load safely; a store trained before them just lacks them."""
+    found = {}
+    for m in (VALUE_MODEL, TIMING_MODEL):
+        try:
+            ref = tracking.champion(registered_name(cfg.tracking.model_prefix, m), uri)
+            found[m] = (ref, tracking.load_sklearn(ref))
+        except ModelRegistryError as e:
+            warn(f"no usable {m} champion ({e}); its segment-table columns stay empty: run `segment train` to add it")
+    return found
 
 
 def check_drift(reference: dict | None, features: pd.DataFrame, cfg: ScoringConfig) -> dict[str, float]:
@@ -151,6 +166,7 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
     table = segment_table(
         feats, snap.segments, ids, models[SEGMENTER].name_of(ids), churn, purchase, score_date=when,
         model_versions=champions.versions, run_id=champions.run_ids, cfg=cfg.scoring,
+        value=value_columns(data.engine, when, cfg, models.get(VALUE_MODEL), models.get(TIMING_MODEL)),
     )  # fmt: skip
     attributes = None
     if cfg.output.export_attributes:

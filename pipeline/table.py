@@ -9,6 +9,7 @@ import pandas as pd
 
 from segment.config import ScoringConfig
 from segment.models.evaluation import deciles
+from segment.pipeline.scoring_value import empty_value_columns
 from segment.schema import CUSTOMER_ID, SCHEME_COLUMNS, SCORE_DATE, SEGMENT_TABLE, SEGMENT_TABLE_COLUMNS
 
 
@@ -59,8 +60,12 @@ def segment_table(
     model_versions: str,
     run_id: str,
     cfg: ScoringConfig,
+    value: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
-    """One row per customer, sorted by customer id, with the contract's columns and types."""
+    """One row per customer, sorted by customer id, with the contract's columns and types.
+
+    `value`: the value and timing columns by customer id (`pipeline/scoring_value.py`); absent, they are empty.
+    """
     ids = features[CUSTOMER_ID].astype(str).to_numpy()
     table = pd.DataFrame(
         {
@@ -84,6 +89,7 @@ def segment_table(
             "run_id": run_id,
         }
     )
+    table = table.merge(empty_value_columns(ids) if value is None else value, on=CUSTOMER_ID, how="left")
     table = table.sort_values(CUSTOMER_ID, kind="stable").reset_index(drop=True)
     return table[list(SEGMENT_TABLE_COLUMNS)].astype(SEGMENT_TABLE)
 

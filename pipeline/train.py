@@ -7,7 +7,7 @@ half and owns every MLflow call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +25,7 @@ from segment.pipeline.prepare import Prepared
 from segment.pipeline.progress import meter, stage, warn
 from segment.pipeline.segmenting import SegmentsResult, segment_customers
 from segment.pipeline.snapshot import Snapshots, build_snapshots
+from segment.pipeline.valuing import ValueFits, fit_value_models
 from segment.schema import CUTOFF
 
 
@@ -39,6 +40,7 @@ class TrainResult:
     fits: dict[str, TargetResult]
     drift_reference: dict[str, dict]  # what `score` compares the scored population against
     warnings: tuple[str, ...] = ()  # about the data (short history, future dates): on stderr and in the report
+    values: ValueFits = field(default_factory=ValueFits)  # value by horizon and timing (pipeline/valuing.py)
 
     @property
     def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -63,7 +65,7 @@ def data_warnings(data: Prepared, plan: SnapshotPlan) -> list[str]:
 
 
 def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> TrainResult:
-    """Snapshots, segments and both models from prepared data; `reference` is the champion segmenter."""
+    """Snapshots, segments, both classifiers, value and timing; `reference` is the champion segmenter."""
     plan = plan_snapshots(data.first, data.last, cfg.time)
     validation = plan.validation[-1]
     cutoffs = [*plan.train, *plan.validation, data.last]
@@ -91,7 +93,8 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     reference = drift.reference(
         reference_rows, model_inputs(reference_rows), history=snaps.labelled, lag_days=cfg.time.horizon_days
     )
-    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found))
+    values = fit_value_models(data, cfg)
+    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values)
 
 
 def train(cfg: Config, config_path: Path) -> record.TrainRecord:

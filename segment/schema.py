@@ -58,9 +58,11 @@ NEXT_ORDER_DAYS = "next_order_days"  # days from t to the next purchase order; N
 NEXT_ORDER_OBSERVED = "next_order_observed"  # whether next_order_days is observed (not censored)
 VALUE_LABEL_COLUMNS = (VALUE_NET, VALUE_LABEL, PAST_VALUE, NEXT_ORDER_DAYS, NEXT_ORDER_OBSERVED)
 VALUE_MODEL, TIMING_MODEL = "value", "timing"  # registered names, after the config's prefix
-EXPECTED_REVENUE = "expected_revenue"  # segment-table columns the lead adds when integrating
+EXPECTED_REVENUE = "expected_revenue"  # segment-table columns of the value and timing champions
 VALUE_TIER = "value_tier"
 EXPECTED_NEXT_ORDER_DATE = "expected_next_order_date"
+EXPECTED_ORDERS = "expected_orders"  # BG/NBD's expected purchase days in the value horizon (a model input)
+VALUE_COLUMNS = (EXPECTED_REVENUE, VALUE_TIER, EXPECTED_NEXT_ORDER_DATE, EXPECTED_ORDERS)
 MODELS = (*TARGETS, SEGMENTER)  # every registered model, in the order they are trained
 
 
@@ -98,6 +100,10 @@ SEGMENT_TABLE: dict[str, str] = {  # column -> pandas dtype, in contract order
     "purchase_probability": "float64",
     "churn_risk": "object",
     "propensity_decile": "int64",
+    EXPECTED_REVENUE: "float64",  # NaN when no value champion is registered (trained before issue 18)
+    VALUE_TIER: "object",  # high / medium / low; None without a value champion
+    EXPECTED_NEXT_ORDER_DATE: "object",  # a date, or None: not expected within the timing grid
+    EXPECTED_ORDERS: "float64",
     "model_versions": "object",
     "run_id": "object",
 }
@@ -107,7 +113,9 @@ EXPORT_COLUMNS = (
     "monetary",
     "last_order_date",
     "country",  # when mapped
-    "expected_value",  # when the segment table has it
+    EXPECTED_REVENUE,  # when the segment table has it
+    VALUE_TIER,
+    EXPECTED_NEXT_ORDER_DATE,
     *SCHEME_COLUMNS,
     "churn_probability",
     "purchase_probability",

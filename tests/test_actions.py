@@ -21,6 +21,7 @@ from segment.pipeline import actions_outputs, audiences, campaign_report, campai
 from segment.pipeline.cli import main
 from segment.pipeline.config_file import load_config
 from segment.pipeline.prepare import connect, prepare
+from segment.pipeline.scoring_value import empty_value_columns
 from segment.schema import SEGMENT_TABLE
 from tests.conftest import NON_PRODUCT, RETAIL_COLUMNS, SAMPLE, write_config
 
@@ -61,6 +62,7 @@ def fake_segment_table(con, when: date) -> pd.DataFrame:
     )
     df["score_date"] = when
     df["model_versions"], df["run_id"] = "test", "test"
+    df = df.merge(empty_value_columns(df["customer_id"]).drop(columns="customer_id"), left_index=True, right_index=True)
     return df[list(SEGMENT_TABLE)].astype({"recency_days": float, "frequency": float})
 
 

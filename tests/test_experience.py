@@ -236,7 +236,7 @@ def test_exports_put_the_most_valuable_first_with_round_numbers_and_dates():
     assert list(rows.columns[:4]) == ["customer_id", "monetary", "last_order_date", "country"]
     assert rows.loc[1, "churn_probability"] == 0.1235 and rows.loc[1, "purchase_probability"] == 0.9877
     assert rows.loc[0, "last_order_date"] == date(2011, 11, 29) and rows.loc[0, "country"] == "FR"
-    assert "expected_value" not in rows  # only when the segment table has it
+    assert "expected_revenue" not in rows  # only when the segment table has it
 
 
 def test_moved_to_at_risk_lists_who_slipped_since_the_previous_date():
@@ -298,13 +298,15 @@ def test_the_train_report_shows_cards_as_html_and_explains_k(trained):
     _, _, result = trained
     html = result.report_path.read_text()
     cards = re.findall(r'<div class="card">(.*?)</div>', html, flags=re.S)
-    assert len(cards) == 2  # churn and propensity
-    for card in cards:
+    assert len(cards) == 4  # churn, propensity, value, timing
+    for card in cards[:2]:
         assert (
             re.search(r"<h3[^>]*>Model card: (churn|propensity)", card)
             and "<table>" in card
             and "<th>ROC-AUC</th>" in card
         )
+    assert re.search(r"<h3[^>]*>Model card: value", cards[2]) and "<th>spearman</th>" in cards[2]
+    assert re.search(r"<h3[^>]*>Model card: timing", cards[3]) and "<th>mae_days</th>" in cards[3]
     seg = result.result.segments.segmenter
     assert f"K-means: k = {seg.k_}: best silhouette ({seg.silhouette_scores_[seg.k_]:.3f})" in html
     assert "fewer than 12" in html  # the fixture trains on 4 cutoffs: the report says what that means

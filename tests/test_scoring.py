@@ -67,8 +67,8 @@ def test_outputs_summary_and_exports(trained, tmp_path):
     files = sorted((result.published.exports / "rfm_segment").glob("*.csv"))
     exported = pd.concat([pd.read_csv(f, dtype={"customer_id": str}) for f in files])
     assert sorted(exported["customer_id"]) == sorted(result.table["customer_id"])
-    expected = tuple(c for c in outputs.EXPORT_COLUMNS if c != "expected_value")  # the table has no expected value
-    assert tuple(exported.columns) == expected  # no attribute (PII) columns unless the config lists them
+    assert tuple(exported.columns) == outputs.EXPORT_COLUMNS  # no attribute (PII) columns unless the config lists them
+    assert exported["expected_revenue"].round(2).eq(exported["expected_revenue"]).all()  # money to 2 decimals
     assert "cant_lose_them.csv" in {f.name for f in files} or "champions.csv" in {f.name for f in files}
 
 
