@@ -16,6 +16,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -250,7 +251,7 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
     selects, infos, first_columns = [], [], None
     for name, rel, info in sources:
         if first_columns is not None and set(rel.columns) != first_columns[1]:
-            _check_same_mapped_columns(rel, name, cfg, first_columns)
+            check_same_mapped_columns(rel, name, cfg, first_columns)
         first_columns = first_columns or (name, set(rel.columns))
         exprs = select_list(rel, name, cfg)
         try:  # the first full scan: a malformed line past the engine's sample surfaces here
@@ -269,10 +270,11 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
     return infos
 
 
-def _check_same_mapped_columns(
-    rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, first: tuple[str, set[str]]
-) -> None:
-    """Files may differ in unmapped columns; a mapped column missing here but present in the first file is named."""
+def check_same_mapped_columns(rel: Any, name: str, cfg: DataConfig, first: tuple[str, set[str]]) -> None:
+    """Files may differ in unmapped columns; a mapped column missing here but present in the first file is named.
+
+    `rel` is anything with the file's `columns` (a DuckDB relation, or the Spark engine's description of one).
+    """
     for canon, src in cfg.columns.mapped().items():
         if src not in rel.columns and src in first[1]:
             raise InputError(

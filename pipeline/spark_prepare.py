@@ -24,6 +24,7 @@ from segment.pipeline.load import (
     NUMERIC,
     PARQUET_SUFFIXES,
     SourceFile,
+    check_same_mapped_columns,
     expand_sources,
     file_suffix,
     select_list,
@@ -137,14 +138,7 @@ def load_lines(engine: SparkEngine, cfg: DataConfig, table: str = "raw_lines") -
         df = _read(engine, location, fmt, cfg)
         rel = _Rel(list(df.columns), [duckdb_type(f.dataType) for f in df.schema.fields])
         if first is not None:
-            for canon, src in cfg.columns.mapped().items():
-                if src not in rel.columns and src in first[1]:
-                    raise InputError(
-                        f"columns disagree with {first[0]}: mapped column (data.columns.{canon}) is missing here "
-                        f"(this file has {rel.columns})",
-                        file=location,
-                        column=src,
-                    )
+            check_same_mapped_columns(rel, location, cfg, first)
         first = first or (location, set(rel.columns))
         exprs = select_list(rel, location, cfg)
         view = f"src{len(selects)}"
