@@ -10,6 +10,7 @@ the whole train succeeded) when it matches or beats the current champion re-scor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -98,15 +99,8 @@ def _value_run(exp: str, name: str, result: ValueResult, plan, cfg: Config, rec:
         for file, fig in figures.items():
             tracking.log_figure(fig, file)
         tracking.log_frame(decile_table(result.y_val, result.scores["model"]), f"{name}_deciles.csv")
-        wins, decision = challenge_value(result, name, cfg)
-        tracking.set_tags({f"{name}_champion_decision": decision, f"{name}_is_champion": str(wins).lower()})
-        full = registered_name(cfg.tracking.model_prefix, name)
-        ref = tracking.log_and_register(result.model, full, result.X_example, predict_fn="predict", set_champion=wins)
-        card = value_card(name, plan, result, ref.version) + f"\n**Registry.** {decision}\n"
-        tracking.log_text(card, "model_card.md")
-    _on_parent(name, metrics, wins, decision)
-    rec.versions[name], rec.decisions[name], rec.figures[name], rec.cards[name] = ref.version, decision, figures, card
-    rec.metrics[name] = result.metrics
+        reg = _register(name, result, challenge_value(result, name, cfg), partial(value_card, name, plan, result), cfg)
+    _on_parent(name, metrics, reg, rec, result, figures)
 
 
 def _timing_run(exp: str, result: TimingResult, plan, cfg: Config, rec: ValueRecord) -> None:
@@ -124,21 +118,39 @@ def _timing_run(exp: str, result: TimingResult, plan, cfg: Config, rec: ValueRec
         tracking.log_metrics(metrics)
         for file, fig in figures.items():
             tracking.log_figure(fig, file)
-        wins, decision = challenge_timing(result, cfg)
-        tracking.set_tags({f"{name}_champion_decision": decision, f"{name}_is_champion": str(wins).lower()})
-        full = registered_name(cfg.tracking.model_prefix, name)
-        ref = tracking.log_and_register(result.model, full, result.X_example, predict_fn="predict", set_champion=wins)
-        card = timing_card(name, plan, result, ref.version) + f"\n**Registry.** {decision}\n"
-        tracking.log_text(card, "model_card.md")
-    _on_parent(name, metrics, wins, decision)
-    rec.versions[name], rec.decisions[name], rec.figures[name], rec.cards[name] = ref.version, decision, figures, card
-    rec.metrics[name] = result.metrics
+        reg = _register(name, result, challenge_timing(result, cfg), partial(timing_card, name, plan, result), cfg)
+    _on_parent(name, metrics, reg, rec, result, figures)
 
 
-def _on_parent(name: str, metrics: dict[str, float], wins: bool, decision: str) -> None:
-    """The model's own metrics and decision on the parent run too, for comparing train runs."""
-    tracking.log_metrics({k: v for k, v in metrics.items() if k.startswith(f"{name}_val_")})
+@dataclass(frozen=True)
+class _Registered:
+    version: int
+    wins: bool
+    decision: str
+    card: str
+
+
+def _register(name: str, result: Any, verdict: tuple[bool, str], card: Any, cfg: Config) -> _Registered:
+    """In the model's nested run: the champion decision as tags, the registered version, its model card."""
+    wins, decision = verdict
     tracking.set_tags({f"{name}_champion_decision": decision, f"{name}_is_champion": str(wins).lower()})
+    full = registered_name(cfg.tracking.model_prefix, name)
+    ref = tracking.log_and_register(result.model, full, result.X_example, predict_fn="predict", set_champion=wins)
+    text = card(ref.version) + f"\n**Registry.** {decision}\n"
+    tracking.log_text(text, "model_card.md")
+    return _Registered(ref.version, wins, decision, text)
+
+
+def _on_parent(
+    name: str, metrics: dict[str, float], reg: _Registered, rec: ValueRecord, result: Any, figures: dict
+) -> None:
+    """The model's own metrics and decision on the parent run too, for comparing train runs; and in `rec`."""
+    tracking.log_metrics({k: v for k, v in metrics.items() if k.startswith(f"{name}_val_")})
+    tracking.set_tags({f"{name}_champion_decision": reg.decision, f"{name}_is_champion": str(reg.wins).lower()})
+    rec.versions[name], rec.decisions[name], rec.figures[name], rec.cards[name] = (
+        reg.version, reg.decision, figures, reg.card,
+    )  # fmt: skip
+    rec.metrics[name] = result.metrics
 
 
 def record_values(exp: str, fits: ValueFits, cfg: Config) -> ValueRecord:
