@@ -31,7 +31,6 @@ from segment.models.classifiers import fit_classifier
 from segment.models.splits import split_tuning
 from segment.models.value import train_validation_rows, value_feature_columns
 from segment.models.value_baselines import BtydFit, klaviyo_days
-from segment.models.value_baselines import available as btyd_available
 from segment.models.value_metrics import timing_metrics
 from segment.schema import NEXT_ORDER_DAYS
 
@@ -201,8 +200,6 @@ def fit_timing(
     }
     if summary is None:
         notes["bgnbd"] = "no purchase-day summary given: BG/NBD timing baseline skipped"
-    elif not btyd_available():
-        notes["bgnbd"] = "pymc-marketing is not installed (pip install -e '.[bench]'): BG/NBD timing baseline skipped"
     else:
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()
         bg = BtydFit(summary).p_within(at, list(grid))

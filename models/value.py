@@ -26,7 +26,6 @@ from segment.features.snapshots import SnapshotPlan
 from segment.models.classifiers import CATEGORICAL, booster_params, fit_classifier, predict_positive
 from segment.models.splits import split_tuning
 from segment.models.value_baselines import BtydFit, last_h_days
-from segment.models.value_baselines import available as btyd_available
 from segment.models.value_metrics import value_metrics
 from segment.schema import LABEL_COLUMNS, PAST_VALUE, VALUE_LABEL, VALUE_LABEL_COLUMNS
 
@@ -162,10 +161,6 @@ def fit_value(
     notes = {}
     if summary is None:
         notes["bgnbd_gamma_gamma"] = "no purchase-day summary given: BG/NBD x Gamma-Gamma baseline skipped"
-    elif not btyd_available():
-        notes["bgnbd_gamma_gamma"] = (
-            "pymc-marketing is not installed (pip install -e '.[bench]'): BG/NBD x Gamma-Gamma baseline skipped"
-        )
     else:
         fitted = BtydFit(summary)
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()

@@ -1,17 +1,15 @@
 """Value and timing baselines: BG/NBD x Gamma-Gamma, "the last H days repeat", Klaviyo's timing rule.
 
-BG/NBD and Gamma-Gamma come from pymc-marketing (the optional `bench` extra), fitted by MAP on the
+BG/NBD and Gamma-Gamma are our own (`models/bgnbd.py`, `models/btyd.py`), fitted by maximum likelihood on the
 purchase-day summary of every customer at the cutoff (unsupervised: no label is seen). The summary is
 built from the `orders` table by `features.btyd.purchase_day_summaries`, as the models define it:
 `frequency` = repeat purchase *days*, `recency` and `T` in days, `monetary_value` = mean net value of the
-repeat purchase days. `models/bgnbd.py` (the classifiers' BG/NBD baseline) should share that function.
+repeat purchase days.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import warnings
 from datetime import date
 
 import duckdb
@@ -19,13 +17,10 @@ import numpy as np
 import pandas as pd
 
 from segment.features.btyd import purchase_day_summaries
+from segment.models import bgnbd
+from segment.models.btyd import fit_gamma_gamma, gamma_gamma_spend
 
 log = logging.getLogger(__name__)
-
-
-def available() -> bool:
-    """Whether pymc-marketing is installed."""
-    return importlib.util.find_spec("pymc_marketing") is not None
 
 
 def purchase_day_summary(con: duckdb.DuckDBPyConnection, cutoff: date) -> pd.DataFrame:
@@ -49,48 +44,32 @@ def klaviyo_days(recency_days: pd.Series, gap_mean_days: pd.Series) -> np.ndarra
 
 
 class BtydFit:
-    """BG/NBD (purchase days) and Gamma-Gamma (mean spend per repeat purchase day), fitted by MAP."""
+    """BG/NBD (purchase days) and Gamma-Gamma (mean spend per repeat purchase day), fitted by maximum likelihood.
+
+    Our own models (`models/bgnbd.py`, `models/btyd.py`), the ones the classifiers' baseline and the value
+    model's inputs use: pymc-marketing 0.19's P(no purchase) drops BG/NBD's x > 0 term (docs/models.md).
+    """
 
     def __init__(self, summary: pd.DataFrame) -> None:
-        from pymc_marketing.clv import BetaGeoModel, GammaGammaModel
-
-        data = summary.assign(customer_id=np.arange(len(summary)))
-        data = data[data["T"] > 0]  # a customer first seen on the cutoff day has no observation window
-        spend = data[(data["frequency"] > 0) & (data["monetary_value"] > 0)]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            logging.getLogger("pymc").setLevel(logging.ERROR)
-            self.bgnbd = BetaGeoModel(data=data[["customer_id", "frequency", "recency", "T"]])
-            self.bgnbd.fit(method="map", progressbar=False)
-            self.gamma_gamma = GammaGammaModel(data=spend[["customer_id", "frequency", "monetary_value"]])
-            self.gamma_gamma.fit(method="map", progressbar=False)
+        x, tx, T, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+        seen = T > 0  # a customer first seen on the cutoff day has no observation window
+        repeat = seen & (x > 0) & (m > 0)
+        self.bgnbd = bgnbd.fit(x[seen], tx[seen], T[seen])
+        self.gamma_gamma = fit_gamma_gamma(x[repeat], m[repeat])
 
     @staticmethod
-    def _frame(summary: pd.DataFrame) -> pd.DataFrame:
-        return summary.assign(customer_id=np.arange(len(summary)), T=summary["T"].clip(lower=1.0))
-
-    @staticmethod
-    def _values(arr) -> np.ndarray:
-        draws = [d for d in arr.dims if d != "customer_id"]  # MAP: one chain, one draw
-        return arr.mean(draws).to_numpy()
+    def _arrays(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        x, tx, T, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
+        return x, tx, np.maximum(T, 1.0), m
 
     def expected_revenue(self, summary: pd.DataFrame, horizon_days: int) -> np.ndarray:
         """E[purchase days in the next H days] x E[spend per purchase day] per customer of `summary`."""
-        data = self._frame(summary)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            n = self._values(self.bgnbd.expected_purchases(data=data, future_t=horizon_days))
-            spend_in = data.assign(monetary_value=data["monetary_value"].clip(lower=0.0))
-            spend = self._values(self.gamma_gamma.expected_customer_spend(data=spend_in))
-        return np.clip(n, 0.0, None) * np.clip(spend, 0.0, None)
+        x, tx, T, m = self._arrays(summary)
+        n = bgnbd.conditional_expected_purchases(self.bgnbd, x, tx, T, float(horizon_days))
+        spend = gamma_gamma_spend(self.gamma_gamma, x, m)
+        return np.clip(np.nan_to_num(n), 0.0, None) * np.clip(spend, 0.0, None)
 
     def p_within(self, summary: pd.DataFrame, days: list[int]) -> dict[int, np.ndarray]:
         """P(at least one purchase within d days) for each d of `days`: BG/NBD's implied timing."""
-        data = self._frame(summary)
-        out = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for d in days:
-                p_none = self._values(self.bgnbd.expected_probability_no_purchase(t=d, data=data))
-                out[d] = np.clip(1.0 - p_none, 0.0, 1.0)
-        return out
+        x, tx, T, _ = self._arrays(summary)
+        return {d: np.clip(1.0 - bgnbd.probability_no_purchase(self.bgnbd, x, tx, T, d), 0.0, 1.0) for d in days}

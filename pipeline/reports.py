@@ -15,8 +15,8 @@ from segment.schema import CUSTOMER_ID, SCHEMES
 
 TOP_AT_RISK = 20
 BGNBD_MISSING = (
-    "The BG/NBD baseline is not shown: pymc-marketing is not installed. Install it with "
-    "`pip install -e '.[bench]'` (or `make setup EXTRAS=dev,bench`) and retrain to compare the model with it."
+    "The BG/NBD baseline is not shown: models.bgnbd_baseline is false in this config. Set it to true "
+    "(`--set models.bgnbd_baseline=true`) and retrain to compare the model with it."
 )
 
 

@@ -12,7 +12,7 @@ import posixpath
 import re
 import zoneinfo
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -478,6 +478,15 @@ AUDIENCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"  # audience and campaign nam
 Value = str | int | float
 
 
+def _ordered_range(r: Any) -> Any:
+    """A range needs at least one end, and its low end may not pass its high end."""
+    if r.min is None and r.max is None:
+        raise ValueError("give `min`, `max` or both")
+    if r.min is not None and r.max is not None and r.min > r.max:
+        raise ValueError(f"min {r.min} is above max {r.max}")
+    return r
+
+
 class NumberRange(Strict):
     """An inclusive range; either end may be left open."""
 
@@ -485,12 +494,8 @@ class NumberRange(Strict):
     max: float | None = Field(None, description="highest value kept (inclusive)")
 
     @model_validator(mode="after")
-    def _ordered(self) -> NumberRange:
-        if self.min is None and self.max is None:
-            raise ValueError("give `min`, `max` or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is above max {self.max}")
-        return self
+    def _ordered(self) -> Self:
+        return _ordered_range(self)
 
 
 class DateRange(Strict):
@@ -500,12 +505,8 @@ class DateRange(Strict):
     max: date | None = Field(None, description="latest date kept (inclusive)")
 
     @model_validator(mode="after")
-    def _ordered(self) -> DateRange:
-        if self.min is None and self.max is None:
-            raise ValueError("give `min`, `max` or both")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"min {self.min} is after max {self.max}")
-        return self
+    def _ordered(self) -> Self:
+        return _ordered_range(self)
 
 
 class ColumnCondition(Strict):

@@ -183,7 +183,7 @@ def test_the_model_card_renders_as_html_headings_tables_and_lists():
 def test_a_skipped_bgnbd_baseline_is_said_with_how_to_enable_it():
     from segment.pipeline.reports import model_notes
 
-    assert any("pip install -e '.[bench]'" in n for n in model_notes({"model": {}, "rfm_logistic": {}}))
+    assert any("models.bgnbd_baseline" in n for n in model_notes({"model": {}, "rfm_logistic": {}}))
     assert not any("BG/NBD" in n for n in model_notes({"model": {}, "bgnbd": {}}))
 
 
