@@ -236,16 +236,3 @@ def fit_targets(
         snapshots, plan, cfg, search_cfg=search_cfg, season=season, blend=blend, refit=refit, progress=progress
     )
     return {t: _result(t, fit, snapshots, plan, bgnbd) for t in ("churn", "propensity")}
-
-
-def fit_target(
-    snapshots: pd.DataFrame,
-    plan: SnapshotPlan,
-    target: Target,
-    cfg: LightGBMConfig,
-    *,
-    search_cfg: SearchConfig | None = None,
-    bgnbd: bool = True,
-) -> TargetResult:
-    """One target (fits the purchase model; use `fit_targets` for both at the cost of one)."""
-    return fit_targets(snapshots, plan, cfg, search_cfg=search_cfg, bgnbd=bgnbd)[target]

@@ -4,7 +4,7 @@
 
 Builds the training snapshots of FILE as `segment train` does (default time config), then for each cap
 keeps a seeded sample of whole customers among the training-cutoff rows (validation rows untouched) and
-fits both targets with `fit_target` (BG/NBD off), printing training rows, fit CPU and wall, and the
+fits both targets with `fit_targets` (BG/NBD off), printing training rows, fit CPU and wall, and the
 validation PR-AUC / ROC-AUC with the load average. Cap 0 means no cap.
 """
 
@@ -29,7 +29,7 @@ def main() -> None:
     from segment.features.labels import attach_labels, future_buyers
     from segment.features.snapshots import plan_snapshots
     from segment.models.sampling import sample_customers
-    from segment.models.training import fit_target
+    from segment.models.training import fit_targets
     from segment.pipeline.config_file import load_config
     from segment.pipeline.prepare import connect, data_span, prepare
 
@@ -56,7 +56,7 @@ def main() -> None:
         for target in ("churn", "propensity"):
             load = os.getloadavg()[0]
             w, c = time.perf_counter(), time.process_time()
-            r = fit_target(capped, plan, target, cfg.models.lightgbm, bgnbd=False)
+            r = fit_targets(capped, plan, cfg.models.lightgbm, bgnbd=False)[target]
             out = {"cap": cap, "target": target, "train_rows": r.rows["train_rows"] + r.rows["tuning_rows"]}
             out |= {"wall": round(time.perf_counter() - w, 1), "cpu": round(time.process_time() - c, 1)}
             out |= {k: round(r.metrics["model"][k], 4) for k in ("pr_auc", "roc_auc")}
