@@ -2,6 +2,8 @@
 
 Rows of a date are replaced in the publication's open transaction; table and schema names are validated
 identifiers, quoted by SQLAlchemy; errors are reported without their SQL parameters (no customer data).
+A table written by an older version gets the columns added since (nullable, in the same transaction), so an
+upgrade does not stop the nightly job; a same-named table that is not ours is refused, never altered.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import sqlalchemy as sa
 
 from segment.config import OutputConfig
 from segment.pipeline.outputs import PublishError
+from segment.pipeline.progress import warn
 from segment.pipeline.safe_input import redact
 from segment.pipeline.safe_paths import sqlite_url
-from segment.schema import SCORE_DATE
+from segment.schema import CUSTOMER_ID, SCORE_DATE
 
 
 def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, schema: str | None = None) -> None:
@@ -74,12 +77,7 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
     for name, df in frames.items():
         if sa.inspect(conn).has_table(name, schema=schema):
             t = sa.Table(name, sa.MetaData(schema=schema), autoload_with=conn)
-            missing = [c for c in df.columns if c not in t.c]
-            if missing:
-                raise PublishError(
-                    f"database table {name!r} lacks column(s) {missing}: it was created by an older version; "
-                    "migrate it (ALTER TABLE ... ADD COLUMN) or point output.table elsewhere"
-                )
+            add_missing_columns(conn, t, df)
             conn.execute(t.delete().where(t.c.score_date == score_date))
         df.to_sql(
             name,
@@ -90,6 +88,45 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
             chunksize=10_000,
             dtype={SCORE_DATE: sa.Date()},
         )
+
+
+def add_missing_columns(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> list[str]:
+    """Add the columns of `df` that `table` lacks (nullable: older rows read NULL); return their names.
+
+    Only a table that is recognisably a segment-table output (it has the key columns) is altered; a table of
+    the same name without them belongs to something else and the write is refused.
+    """
+    missing = [c for c in df.columns if c not in table.c]
+    if not missing:
+        return []
+    if CUSTOMER_ID not in table.c or SCORE_DATE not in table.c:
+        raise PublishError(
+            f"database table {table.name!r} lacks column(s) {missing} and the key columns "
+            f"({CUSTOMER_ID}, {SCORE_DATE}): it is not a segment table; point output.table elsewhere"
+        )
+    quote = conn.dialect.identifier_preparer
+    target = quote.format_table(table)
+    for c in missing:
+        kind = column_type(df[c]).compile(dialect=conn.dialect)
+        conn.exec_driver_sql(f"ALTER TABLE {target} ADD COLUMN {quote.quote(c)} {kind}")
+    warn(f"database table {table.name!r} was written by an older version: added column(s) {', '.join(missing)}")
+    return missing
+
+
+def column_type(values: pd.Series) -> sa.types.TypeEngine:
+    """The SQL type pandas' `to_sql` would give a new column of these values (so old and new tables agree)."""
+    if pd.api.types.is_bool_dtype(values):
+        return sa.Boolean()
+    if pd.api.types.is_integer_dtype(values):
+        return sa.BigInteger()
+    if pd.api.types.is_float_dtype(values):
+        return sa.Float(precision=53)
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return sa.DateTime()
+    present = values.dropna()
+    if len(present) and present.map(lambda v: isinstance(v, date)).all():
+        return sa.Date()
+    return sa.Text()
 
 
 def publications_table(schema: str | None) -> sa.Table:

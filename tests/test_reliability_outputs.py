@@ -107,14 +107,48 @@ def test_a_locked_database_leaves_every_output_as_it_was(tmp_path):
     assert _digest(tmp_path) == before and _leftovers(tmp_path) == []
 
 
-def test_an_older_database_schema_missing_a_column_publishes_nothing(tmp_path):
+def test_an_older_database_schema_gets_the_new_columns_and_keeps_its_rows(tmp_path):
     with sqlite3.connect(tmp_path / "segments.db") as conn:
         conn.execute("CREATE TABLE segment_table (customer_id TEXT, score_date DATE, rfm_segment TEXT)")
-    with pytest.raises(PublishError, match="lacks column.*churn_probability"):
+        conn.execute("INSERT INTO segment_table VALUES ('OLD1', '2020-12-01', 'Lost')")
+    _publish(tmp_path, D1, seed=1)
+    with sqlite3.connect(tmp_path / "segments.db") as conn:
+        cols = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(segment_table)")}
+        old = conn.execute("SELECT churn_probability FROM segment_table WHERE customer_id = 'OLD1'").fetchall()
+        n = conn.execute("SELECT count(*) FROM segment_table WHERE score_date = ?", (str(D1),)).fetchone()[0]
+    assert cols["churn_probability"] == "FLOAT" and cols["churn_risk"] == "TEXT"
+    assert old == [(None,)] and n == 40
+    published = pd.read_sql(
+        "SELECT * FROM segment_table WHERE customer_id <> 'OLD1'", f"sqlite:///{tmp_path}/segments.db"
+    )
+    frame = _table(D1, seed=1)
+    np.testing.assert_allclose(published.sort_values("customer_id")["churn_probability"], frame["churn_probability"])
+
+
+def test_a_failed_publication_also_undoes_the_added_columns(tmp_path, monkeypatch):
+    with sqlite3.connect(tmp_path / "segments.db") as conn:
+        conn.execute("CREATE TABLE segment_table (customer_id TEXT, score_date DATE, rfm_segment TEXT)")
+
+    def broken(*args, **kwargs):
+        raise sa.exc.OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(pd.DataFrame, "to_sql", broken)
+    with pytest.raises(PublishError, match="database write failed"):
         _publish(tmp_path, D1, seed=1)
+    with sqlite3.connect(tmp_path / "segments.db") as conn:
+        cols = [r[1] for r in conn.execute("PRAGMA table_info(segment_table)")]
+    assert cols == ["customer_id", "score_date", "rfm_segment"]
+    assert not (tmp_path / "segment_table" / f"score_date={D1}").exists() and _leftovers(tmp_path) == []
+
+
+def test_a_same_named_table_that_is_not_ours_is_never_altered(tmp_path):
+    with sqlite3.connect(tmp_path / "segments.db") as conn:
+        conn.execute("CREATE TABLE segment_table (id INTEGER, name TEXT)")
+    with pytest.raises(PublishError, match="not a segment table"):
+        _publish(tmp_path, D1, seed=1)
+    with sqlite3.connect(tmp_path / "segments.db") as conn:
+        assert [r[1] for r in conn.execute("PRAGMA table_info(segment_table)")] == ["id", "name"]
     assert not (tmp_path / "segment_table" / f"score_date={D1}").exists()
-    assert not (tmp_path / "exports").exists() or not any((tmp_path / "exports").iterdir())
-    assert _db(tmp_path) == {"segment_table": "[]"} and _leftovers(tmp_path) == []
 
 
 def test_a_full_disk_while_staging_publishes_nothing(tmp_path, monkeypatch):

@@ -251,3 +251,7 @@ def test_database_output_on_postgresql(trained, postgres_url):
     database.write_database({name: table.assign(score_date=date(2021, 1, 8))}, postgres_url, date(2021, 1, 8))
     rows = _db_rows(postgres_url, name)
     assert len(rows) == 4 and rows.groupby("score_date").size().eq(2).all()
+    newer = table.assign(score_date=date(2021, 1, 15), risk=["low", "high"])  # a column an upgrade added
+    database.write_database({name: newer}, postgres_url, date(2021, 1, 15))
+    rows = _db_rows(postgres_url, name)
+    assert len(rows) == 6 and rows["risk"].isna().sum() == 4 and set(rows["risk"].dropna()) == {"low", "high"}
