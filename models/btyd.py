@@ -22,8 +22,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from segment.features.btyd import purchase_day_summaries
-from segment.features.customer import customer_features
-from segment.features.engine import DuckDBEngine
+from segment.features.cutoff_tables import CutoffTables
 from segment.features.value_labels import attach_value_labels, future_revenue, next_order_days, past_revenue
 from segment.models import bgnbd
 
@@ -78,24 +77,42 @@ def btyd_feature_table(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], 
 
 
 def value_features(
-    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, feature_horizon: int
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[date],
+    *,
+    horizon_days: int,
+    feature_horizon: int,
+    tables: CutoffTables | None = None,
 ) -> pd.DataFrame:
-    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H."""
-    feats = customer_features(DuckDBEngine(con), cutoffs, horizon_days=feature_horizon)
-    btyd = btyd_feature_table(con, cutoffs, horizon_days)
+    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H.
+
+    `tables` holds what the run already built at some cutoffs (the snapshot step's features, earlier
+    horizons' summaries): only the missing cutoffs are computed, with the same result.
+    """
+    tables = tables or CutoffTables(con, feature_horizon)
+    if tables.feature_horizon != feature_horizon:
+        raise ValueError(f"features for horizon {feature_horizon} asked of tables built for {tables.feature_horizon}")
+    feats = tables.features(cutoffs)
+    btyd = btyd_features(tables.summaries(cutoffs), horizon_days)
     return feats.merge(btyd, on=["cutoff", "customer_id"], how="left", validate="one_to_one")
 
 
 def value_snapshots(
-    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, grid_end: int, feature_horizon: int
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[date],
+    *,
+    horizon_days: int,
+    grid_end: int,
+    feature_horizon: int,
+    tables: CutoffTables | None = None,
 ) -> pd.DataFrame:
     """Customer features at `cutoffs`, the BTYD features for H, and the value (H) and timing (`grid_end`) labels.
 
     `feature_horizon` sets the seasonal features (`time.horizon_days`), so the table has the columns of the
     churn and propensity snapshots plus `BTYD_FEATURES`; a scorer builds the same with
-    `customer_features` and `btyd_feature_table` (`value_features`).
+    `customer_features` and `btyd_feature_table` (`value_features`). `tables`: as in `value_features`.
     """
-    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon)
+    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon, tables=tables)
     return attach_value_labels(
         feats,
         future_revenue(con, cutoffs, horizon_days),
