@@ -163,8 +163,8 @@ def fit_timing(
 
     `snapshots` carry `next_order_days` censored at or past the grid end (`value_labels.value_snapshots`).
     Baselines: the best constant (the median day of the training rows that ordered within the grid), Klaviyo's
-    rule, and BG/NBD's implied timing when `summary` (`value_baselines.purchase_day_summary` at the
-    validation cutoff) and pymc-marketing are there.
+    rule, and BG/NBD's implied timing (ours, `BtydFit`) when `summary` (`value_baselines.purchase_day_summary`
+    at the validation cutoff) is given.
     """
     grid, note = timing_grid(cfg, plan.horizon_days)
     n = grid[-1]

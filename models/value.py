@@ -144,7 +144,7 @@ def fit_value(
 
     `snapshots` carry the value labels for `plan.horizon_days` (`features.value_labels.value_snapshots`).
     `summary` is the purchase-day summary at the validation cutoff (`value_baselines.purchase_day_summary`):
-    with it and pymc-marketing the BG/NBD x Gamma-Gamma baseline runs. `compare` also fits the other
+    with it the BG/NBD x Gamma-Gamma baseline runs (ours, `BtydFit`). `compare` also fits the other
     design and scores it as a row of its own (the benchmark's evidence for the choice).
     """
     h = plan.horizon_days

@@ -1,0 +1,77 @@
+"""Items of issues 17 and 18 that no other test pinned down, each on the real sample or its trained store.
+
+Churn and propensity cannot contradict each other; per-snapshot constants are never model inputs; the
+registered classifier is the refit, not the evaluated model; value and timing are registered with
+signatures; the value champion's metric comes from the config.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from segment.models.splits import model_inputs
+from segment.pipeline.record_value import challenge_value
+from segment.pipeline.score import score
+from segment.schema import LABEL_COLUMNS, PURCHASE_DAYS, SEASON_CONSTANTS
+
+
+def test_scored_churn_is_exactly_one_minus_purchase(trained):
+    _, cfg, _ = trained
+    table = score(cfg).table
+    assert len(table) > 100
+    np.testing.assert_allclose(table["churn_probability"] + table["purchase_probability"], 1.0, atol=1e-12)
+    assert table["purchase_probability"].nunique() > 0.2 * len(table)  # not a few coarse steps (issue 17)
+
+
+def test_model_inputs_leave_out_labels_purchase_days_and_per_snapshot_constants(trained):
+    _, _, result = trained
+    snaps = result.result.snapshots.labelled
+    assert set(SEASON_CONSTANTS) <= set(snaps.columns) and PURCHASE_DAYS in snaps  # the columns exist ...
+    inputs = model_inputs(snaps)
+    assert not set(inputs) & {*SEASON_CONSTANTS, PURCHASE_DAYS, *LABEL_COLUMNS}  # ... and no model sees them
+    assert "cutoff_month" in SEASON_CONSTANTS and "recency_days" in inputs
+
+
+def test_the_registered_classifier_is_the_refit_not_the_evaluated_model(trained):
+    _, _, result = trained
+    fit = result.result.fits["propensity"]
+    assert fit.evaluated is not None and fit.model is not fit.evaluated
+    registered = fit.model.predict_proba(fit.X_val)[:, 1]
+    evaluated = fit.evaluated.predict_proba(fit.X_val)[:, 1]
+    assert not np.allclose(registered, evaluated)  # trained one horizon later, on the validation labels too
+    assert np.corrcoef(registered, evaluated)[0, 1] > 0.8  # the same procedure, so much the same ranking
+
+
+def test_value_and_timing_are_registered_with_signatures(trained):
+    import mlflow
+
+    _, cfg, result = trained
+    for name in ("value", "timing"):
+        info = mlflow.models.get_model_info(f"models:/{name}/{result.versions[name]}")
+        assert info.signature is not None and info.signature.inputs is not None
+        inputs = {c.name for c in info.signature.inputs.inputs}
+        assert {"recency_days", "btyd_expected_purchases"} <= inputs
+
+
+def test_the_value_challenge_uses_the_configured_metric(trained):
+    _, cfg, result = trained
+    fit = result.result.values.value[90]
+    for metric in ("spearman", "mae"):
+        chosen = cfg.model_copy(update={"value": cfg.value.model_copy(update={"champion_metric": metric})})
+        _, decision = challenge_value(fit, "value", chosen)
+        assert f": {metric} " in decision and f"{fit.metrics['model'][metric]:.4f}" in decision
+
+
+def test_expected_orders_is_a_count_of_purchase_days_that_grows_with_past_purchases(trained):
+    _, cfg, _ = trained
+    table = score(cfg).table
+    assert (table["expected_orders"] >= 0).all() and table["expected_orders"].max() > 1.0  # a count, not a P
+    by_freq = table.groupby(pd.qcut(table["frequency"], 3, duplicates="drop"), observed=True)["expected_orders"]
+    means = by_freq.mean().to_numpy()
+    assert means[0] < means[-1]  # BG/NBD: more past purchase days, more expected ones on average
+
+
+def test_the_default_champion_metrics_are_spearman_for_value_and_mae_days_for_timing(trained):
+    _, cfg, _ = trained
+    assert cfg.value.champion_metric == "spearman" and cfg.value.timing_champion_metric == "mae_days"
