@@ -3,7 +3,8 @@
 The snapshot step builds the customer features at every training and validation cutoff; the value and
 timing step needs the same features (the same feature horizon, `time.horizon_days`) at its own plan's
 cutoffs, which are the snapshot's for the default value horizon, and the purchase-day summaries at its
-cutoffs for the BTYD inputs and again at the validation cutoff for the BTYD baselines. `CutoffTables`
+cutoffs for the BTYD inputs and again at the validation cutoff for the BTYD baselines, which fit the
+same BG/NBD and Gamma-Gamma as the inputs there (their parameters are kept too). `CutoffTables`
 hands out the rows of cutoffs it already holds and computes only the missing ones. A cutoff's rows do
 not depend on the other cutoffs computed with it (every aggregate is per cutoff, rows are ordered by
 cutoff and customer), so reuse changes no value: `tests/test_cutoff_tables.py` checks it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import date
+from typing import Any
 
 import duckdb
 import pandas as pd
@@ -53,6 +55,7 @@ class CutoffTables:
         self.feature_horizon = feature_horizon
         self._features: dict[date, pd.DataFrame] = {}
         self._summaries: dict[date, pd.DataFrame] = {}
+        self.btyd: dict[date, Any] = {}  # BTYD parameters fitted per cutoff (`models.btyd.btyd_features` fills it)
         self.computed: dict[str, int] = {"features": 0, "summaries": 0}  # cutoffs computed here, not reused
         if known_features is not None:
             known = known_features.drop(columns=[c for c in NOT_FEATURES if c in known_features])

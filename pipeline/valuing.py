@@ -76,10 +76,11 @@ def fit_value_models(data: Prepared, cfg: Config, known_features: pd.DataFrame |
                 con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days, tables=tables
             )
             summary = tables.summary(plan.validation[-1])  # the BTYD baselines' input, built with the BTYD features
-            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+            btyd = tables.btyd.get(plan.validation[-1])  # and their models, fitted there for the BTYD features
+            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
             plans[h] = plan
             if h == first:
-                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
     if timing is None:
         notes[f"{TIMING_MODEL}_skipped"] = f"timing skipped: the first value horizon ({first}d) was skipped"
     return ValueFits(value, timing, plans, notes)

@@ -1,4 +1,4 @@
-"""Reusing the snapshot step's features in the value and timing step changes no number (issue 20).
+"""Reusing the snapshot step's features and the BTYD fits in the value and timing step changes no number (issue 20).
 
 On the bundled sample: the per-cutoff tables equal one query at every cutoff, and the value and timing
 fits and the scored value columns are the same with and without the snapshot step's features.
@@ -17,6 +17,11 @@ from segment.features.btyd import purchase_day_summaries
 from segment.features.customer import customer_features
 from segment.features.cutoff_tables import CutoffTables
 from segment.features.snapshots import plan_snapshots
+from segment.models.bgnbd import fit as bgnbd_fit
+from segment.models.btyd import value_snapshots
+from segment.models.timing import fit_timing, timing_grid
+from segment.models.value import fit_value
+from segment.models.value_baselines import purchase_day_summary
 from segment.pipeline.engines import prepare_for
 from segment.pipeline.prepare import Prepared
 from segment.pipeline.scoring_value import value_columns
@@ -46,21 +51,44 @@ def sample() -> tuple[Prepared, Config, pd.DataFrame]:
     return data, cfg, snaps.features
 
 
+def fit_without_reuse(data: Prepared, cfg: Config) -> ValueFits:
+    """The value step as it was before any reuse: each horizon builds everything itself, baselines refit."""
+    value, plans, timing, first = {}, {}, None, cfg.value.horizon_days[0]
+    for h in cfg.value.horizon_days:
+        plan = plan_snapshots(data.first, data.last, cfg.time.model_copy(update={"horizon_days": h}))
+        grid, _ = timing_grid(cfg.value, h)
+        snaps = value_snapshots(
+            data.engine.con, [*plan.train, *plan.validation], horizon_days=h, grid_end=grid[-1],
+            feature_horizon=cfg.time.horizon_days,
+        )  # fmt: skip
+        summary = purchase_day_summary(data.engine.con, plan.validation[-1])
+        value[h], plans[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary), plan
+        if h == first:
+            timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+    return ValueFits(value, timing, plans)
+
+
 @pytest.fixture(scope="module")
-def fits(sample) -> tuple[ValueFits, ValueFits, list[date]]:
-    """The value and timing fits without and with the snapshot step's features; the cutoffs the latter built."""
+def fits(sample) -> tuple[ValueFits, ValueFits, list[date], int]:
+    """The fits without and with reuse; the cutoffs whose features and the number of BG/NBD fits the latter made."""
     data, cfg, known = sample
-    fresh = fit_value_models(data, cfg)
+    fresh = fit_without_reuse(data, cfg)
     built: list[date] = []
+    bg_fits = []
 
     def recording(engine, cutoffs, **kw):
         built.extend(cutoffs)
         return customer_features(engine, cutoffs, **kw)
 
+    def counting(*args, **kw):
+        bg_fits.append(1)
+        return bgnbd_fit(*args, **kw)
+
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr("segment.features.cutoff_tables.customer_features", recording)
+        mp.setattr("segment.models.bgnbd.fit", counting)
         reused = fit_value_models(data, cfg, known_features=known)
-    return fresh, reused, built
+    return fresh, reused, built, len(bg_fits)
 
 
 def test_held_and_computed_cutoffs_give_what_one_query_at_every_cutoff_gives(sample):
@@ -97,10 +125,11 @@ def test_tables_of_another_feature_horizon_are_refused(sample):
 
 
 def test_value_and_timing_fits_are_the_same_with_the_snapshot_features_reused(sample, fits):
-    fresh, reused, built = fits
+    fresh, reused, built, bg_fits = fits
     known = set(sample[2][CUTOFF])
     value_cutoffs = {c for p in reused.plans.values() for c in (*p.train, *p.validation)}
     assert built and set(built) == value_cutoffs - known  # only the other horizon's own cutoffs were built
+    assert bg_fits == len(value_cutoffs)  # one BG/NBD fit per cutoff: none again for a baseline or a horizon
     assert set(reused.plans[90].train) | set(reused.plans[90].validation) <= known
     assert sorted(fresh.value) == HORIZONS == sorted(reused.value)  # both horizons fitted, none skipped
     assert fresh.notes == reused.notes == {}
