@@ -75,3 +75,21 @@ def test_expected_orders_is_a_count_of_purchase_days_that_grows_with_past_purcha
 def test_the_default_champion_metrics_are_spearman_for_value_and_mae_days_for_timing(trained):
     _, cfg, _ = trained
     assert cfg.value.champion_metric == "spearman" and cfg.value.timing_champion_metric == "mae_days"
+
+
+def test_the_hurdle_design_fits_and_is_scored_beside_tweedie(trained):
+    from segment.models.btyd import value_snapshots
+    from segment.models.value import fit_value
+
+    _, cfg, result = trained
+    data, plan = result.result.data, result.result.values.plans[90]
+    snaps = value_snapshots(
+        data.engine.con, [*plan.train, *plan.validation], horizon_days=90, grid_end=90,
+        feature_horizon=cfg.time.horizon_days,
+    )  # fmt: skip
+    hurdle = cfg.value.model_copy(update={"model": "hurdle"})
+    fit = fit_value(snaps, plan, hurdle, cfg.models.lightgbm, compare=True)
+    assert fit.kind == "hurdle" and set(fit.model.parts) == {"buy", "spend"}
+    assert set(fit.scores) == {"model", "tweedie", "last_h_days"}  # the other design, on the same rows
+    assert (fit.scores["model"] >= 0).all()
+    assert fit.metrics["model"]["spearman"] > fit.metrics["last_h_days"]["spearman"]
