@@ -93,3 +93,19 @@ def test_the_hurdle_design_fits_and_is_scored_beside_tweedie(trained):
     assert set(fit.scores) == {"model", "tweedie", "last_h_days"}  # the other design, on the same rows
     assert (fit.scores["model"] >= 0).all()
     assert fit.metrics["model"]["spearman"] > fit.metrics["last_h_days"]["spearman"]
+
+
+def test_btyd_baselines_run_in_train_and_are_logged_with_stable_names(trained):
+    from mlflow.tracking import MlflowClient
+
+    _, cfg, result = trained
+    values = result.result.values
+    value, timing = values.value[90], values.timing
+    assert "bgnbd_gamma_gamma" in value.metrics and "bgnbd_gamma_gamma" not in value.notes
+    assert {"bgnbd", "bgnbd_likely", "klaviyo", "constant"} <= set(timing.metrics)
+    assert 0 < value.metrics["bgnbd_gamma_gamma"]["spearman"] <= 1  # a real ranking of the same rows
+    client = MlflowClient(cfg.tracking.uri)
+    exp = client.get_run(result.run_id).info.experiment_id
+    nested = client.search_runs([exp], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    logged = {k for r in nested for k in r.data.metrics}
+    assert {"value_baseline_bgnbd_gamma_gamma_val_spearman", "timing_baseline_bgnbd_val_mae_days"} <= logged
