@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from segment.models.splits import model_inputs
 from segment.pipeline.record_value import challenge_value
@@ -109,3 +110,17 @@ def test_btyd_baselines_run_in_train_and_are_logged_with_stable_names(trained):
     nested = client.search_runs([exp], f"tags.mlflow.parentRunId = '{result.run_id}'")
     logged = {k for r in nested for k in r.data.metrics}
     assert {"value_baseline_bgnbd_gamma_gamma_val_spearman", "timing_baseline_bgnbd_val_mae_days"} <= logged
+
+
+def test_the_calibration_cutoff_is_later_than_every_label_the_booster_saw():
+    from datetime import date, timedelta
+
+    from segment.models.splits import booster_cutoffs
+
+    train = tuple(date(2011, 1, 2) + timedelta(days=14 * i) for i in range(12))  # 2011-01-02 .. 2011-06-05
+    fit, calibration = booster_cutoffs(train[::-1], 90)  # any order
+    assert calibration == train[-1] and fit == [c for c in train if c <= date(2011, 3, 7)]
+    assert all(c + timedelta(days=90) <= calibration for c in fit)  # out of time: no label window reaches it
+    assert booster_cutoffs(train[:3], 90) == (list(train[:2]), train[2])  # too short: every earlier cutoff
+    with pytest.raises(ValueError, match="two training cutoffs"):
+        booster_cutoffs(train[:1], 90)
