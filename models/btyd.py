@@ -22,8 +22,7 @@ from scipy.optimize import minimize
 from scipy.special import gammaln
 
 from segment.features.btyd import purchase_day_summaries
-from segment.features.customer import customer_features
-from segment.features.engine import DuckDBEngine
+from segment.features.cutoff_tables import CutoffTables
 from segment.features.value_labels import attach_value_labels, future_revenue, next_order_days, past_revenue
 from segment.models import bgnbd
 
@@ -50,8 +49,27 @@ def gamma_gamma_spend(params: tuple[float, float, float], x: np.ndarray, m: np.n
     return (p * (v + x * np.clip(m, 0, None))) / (p * x + q - 1)
 
 
-def btyd_features(summaries: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
-    """cutoff, customer_id and BTYD_FEATURES: both models fitted per cutoff on every customer at it."""
+BtydParams = tuple[bgnbd.BgNbdParams, tuple[float, float, float]]  # BG/NBD's and Gamma-Gamma's fitted parameters
+
+
+def fit_btyd(x: np.ndarray, tx: np.ndarray, T: np.ndarray, m: np.ndarray) -> BtydParams:
+    """BG/NBD on one cutoff's customers seen before its day, Gamma-Gamma on its repeat customers (m > 0).
+
+    The value inputs and the baselines' `BtydFit` fit through this one function, so one fit serves both.
+    """
+    seen = T > 0  # a customer first seen on the cutoff day has no observation window
+    repeat = seen & (x > 0) & (m > 0)
+    return bgnbd.fit(x[seen], tx[seen], T[seen]), fit_gamma_gamma(x[repeat], m[repeat])
+
+
+def btyd_features(
+    summaries: pd.DataFrame, horizon_days: int, fitted: dict[date, BtydParams] | None = None
+) -> pd.DataFrame:
+    """cutoff, customer_id and BTYD_FEATURES: both models fitted per cutoff on every customer at it.
+
+    `fitted`: parameters already fitted at some cutoffs (they do not depend on H), used instead of a refit;
+    the fits made here are added to it.
+    """
     parts = []
     for cutoff, s in summaries.groupby("cutoff", sort=True):
         x, tx, T, m = (s[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
@@ -61,11 +79,14 @@ def btyd_features(summaries: pd.DataFrame, horizon_days: int) -> pd.DataFrame:
         for name in BTYD_FEATURES:
             out[name] = np.nan
         if seen.sum() >= 20 and repeat.sum() >= 20:
-            bg = bgnbd.fit(x[seen], tx[seen], T[seen])
+            params = fitted.get(cutoff) if fitted is not None else None
+            bg, gg = params if params is not None else fit_btyd(x, tx, T, m)
+            if fitted is not None:
+                fitted[cutoff] = (bg, gg)
             age = np.maximum(T, 1.0)
             n = bgnbd.conditional_expected_purchases(bg, x, tx, age, float(horizon_days))
             alive = bgnbd.p_alive(bg, x, tx, age)
-            spend = gamma_gamma_spend(fit_gamma_gamma(x[repeat], m[repeat]), x, m)
+            spend = gamma_gamma_spend(gg, x, m)
             out["btyd_expected_purchases"], out["btyd_p_alive"] = n, alive
             out["btyd_expected_spend"], out["btyd_expected_revenue"] = spend, n * spend
         parts.append(out)
@@ -78,24 +99,42 @@ def btyd_feature_table(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], 
 
 
 def value_features(
-    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, feature_horizon: int
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[date],
+    *,
+    horizon_days: int,
+    feature_horizon: int,
+    tables: CutoffTables | None = None,
 ) -> pd.DataFrame:
-    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H."""
-    feats = customer_features(DuckDBEngine(con), cutoffs, horizon_days=feature_horizon)
-    btyd = btyd_feature_table(con, cutoffs, horizon_days)
+    """The value and timing models' inputs: the customer features plus the BTYD features for horizon H.
+
+    `tables` holds what the run already built at some cutoffs (the snapshot step's features, earlier
+    horizons' summaries and BTYD fits): only the missing cutoffs are computed, with the same result.
+    """
+    tables = tables or CutoffTables(con, feature_horizon)
+    if tables.feature_horizon != feature_horizon:
+        raise ValueError(f"features for horizon {feature_horizon} asked of tables built for {tables.feature_horizon}")
+    feats = tables.features(cutoffs)
+    btyd = btyd_features(tables.summaries(cutoffs), horizon_days, tables.btyd)
     return feats.merge(btyd, on=["cutoff", "customer_id"], how="left", validate="one_to_one")
 
 
 def value_snapshots(
-    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, grid_end: int, feature_horizon: int
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[date],
+    *,
+    horizon_days: int,
+    grid_end: int,
+    feature_horizon: int,
+    tables: CutoffTables | None = None,
 ) -> pd.DataFrame:
     """Customer features at `cutoffs`, the BTYD features for H, and the value (H) and timing (`grid_end`) labels.
 
     `feature_horizon` sets the seasonal features (`time.horizon_days`), so the table has the columns of the
     churn and propensity snapshots plus `BTYD_FEATURES`; a scorer builds the same with
-    `customer_features` and `btyd_feature_table` (`value_features`).
+    `customer_features` and `btyd_feature_table` (`value_features`). `tables`: as in `value_features`.
     """
-    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon)
+    feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon, tables=tables)
     return attach_value_labels(
         feats,
         future_revenue(con, cutoffs, horizon_days),

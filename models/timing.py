@@ -27,6 +27,7 @@ from sklearn.base import BaseEstimator
 
 from segment.config import LightGBMConfig, ValueConfig
 from segment.features.snapshots import SnapshotPlan
+from segment.models.btyd import BtydParams
 from segment.models.classifiers import fit_classifier
 from segment.models.splits import split_tuning
 from segment.models.value import train_validation_rows, value_feature_columns
@@ -158,13 +159,14 @@ def fit_timing(
     lgbm: LightGBMConfig,
     *,
     summary: pd.DataFrame | None = None,
+    btyd: BtydParams | None = None,
 ) -> TimingResult:
     """Fit the hazard on the training cutoffs; score it and the baselines on the validation cutoffs.
 
     `snapshots` carry `next_order_days` censored at or past the grid end (`value_labels.value_snapshots`).
     Baselines: the best constant (the median day of the training rows that ordered within the grid), Klaviyo's
-    rule, and BG/NBD's implied timing when `summary` (`value_baselines.purchase_day_summary` at the
-    validation cutoff) and pymc-marketing are there.
+    rule, and BG/NBD's implied timing (ours, `BtydFit`) when `summary` (`value_baselines.purchase_day_summary`
+    at the validation cutoff) is given; `btyd`: BG/NBD and Gamma-Gamma already fitted on it, not refitted.
     """
     grid, note = timing_grid(cfg, plan.horizon_days)
     n = grid[-1]
@@ -202,7 +204,7 @@ def fit_timing(
         notes["bgnbd"] = "no purchase-day summary given: BG/NBD timing baseline skipped"
     else:
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()
-        bg = BtydFit(summary).p_within(at, list(grid))
+        bg = BtydFit(summary, btyd).p_within(at, list(grid))
         bg_curve = np.column_stack([bg[d] for d in grid])
         days["bgnbd"] = next_order_days_from_curve(bg_curve, grid, "crossing")  # its implied timing (issue 18)
         days["bgnbd_likely"] = next_order_days_from_curve(bg_curve, grid, "likely")  # our rule on its curve

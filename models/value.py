@@ -23,6 +23,7 @@ from sklearn.preprocessing import OrdinalEncoder
 from segment.config import LightGBMConfig, ValueConfig
 from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
+from segment.models.btyd import BtydParams
 from segment.models.classifiers import CATEGORICAL, booster_params, fit_classifier, predict_positive
 from segment.models.splits import split_tuning
 from segment.models.value_baselines import BtydFit, last_h_days
@@ -139,13 +140,15 @@ def fit_value(
     *,
     summary: pd.DataFrame | None = None,
     compare: bool = False,
+    btyd: BtydParams | None = None,
 ) -> ValueResult:
     """Fit `cfg.model` for the plan's horizon on the training cutoffs; score it and the baselines on validation.
 
     `snapshots` carry the value labels for `plan.horizon_days` (`features.value_labels.value_snapshots`).
     `summary` is the purchase-day summary at the validation cutoff (`value_baselines.purchase_day_summary`):
-    with it and pymc-marketing the BG/NBD x Gamma-Gamma baseline runs. `compare` also fits the other
-    design and scores it as a row of its own (the benchmark's evidence for the choice).
+    with it the BG/NBD x Gamma-Gamma baseline runs (ours, `BtydFit`). `compare` also fits the other
+    design and scores it as a row of its own (the benchmark's evidence for the choice). `btyd`: BG/NBD and
+    Gamma-Gamma already fitted on `summary` (the BTYD inputs' fit at the validation cutoff), not refitted.
     """
     h = plan.horizon_days
     train, val = train_validation_rows(snapshots, plan)
@@ -162,7 +165,7 @@ def fit_value(
     if summary is None:
         notes["bgnbd_gamma_gamma"] = "no purchase-day summary given: BG/NBD x Gamma-Gamma baseline skipped"
     else:
-        fitted = BtydFit(summary)
+        fitted = BtydFit(summary, btyd)
         at = summary.set_index("customer_id").loc[val["customer_id"]].reset_index()
         scores["bgnbd_gamma_gamma"] = fitted.expected_revenue(at, h)
     y = val[VALUE_LABEL].to_numpy(float)

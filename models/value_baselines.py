@@ -18,7 +18,7 @@ import pandas as pd
 
 from segment.features.btyd import purchase_day_summaries
 from segment.models import bgnbd
-from segment.models.btyd import fit_gamma_gamma, gamma_gamma_spend
+from segment.models.btyd import BtydParams, fit_btyd, gamma_gamma_spend
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,10 @@ class BtydFit:
     model's inputs use: pymc-marketing 0.19's P(no purchase) drops BG/NBD's x > 0 term (docs/models.md).
     """
 
-    def __init__(self, summary: pd.DataFrame) -> None:
+    def __init__(self, summary: pd.DataFrame, params: BtydParams | None = None) -> None:
+        """Fit on `summary`, or take `params` already fitted on it (the value inputs' fit at the same cutoff)."""
         x, tx, T, m = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T", "monetary_value"))
-        seen = T > 0  # a customer first seen on the cutoff day has no observation window
-        repeat = seen & (x > 0) & (m > 0)
-        self.bgnbd = bgnbd.fit(x[seen], tx[seen], T[seen])
-        self.gamma_gamma = fit_gamma_gamma(x[repeat], m[repeat])
+        self.bgnbd, self.gamma_gamma = params if params is not None else fit_btyd(x, tx, T, m)
 
     @staticmethod
     def _arrays(summary: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

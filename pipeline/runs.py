@@ -11,19 +11,26 @@ import pandas as pd
 from segment.config import TrackingConfig
 from segment.errors import ModelRegistryError
 from segment.pipeline import model_safety, tracking
-from segment.schema import TARGETS, registered_name
+from segment.schema import TARGETS, TIMING_MODEL, VALUE_MODEL, registered_name
 
 METRICS = ("roc_auc", "pr_auc", "brier")
-WIDE = 120  # columns from which every metric fits side by side
+# the value and timing models' headline metrics (the parent run's `value_val_*`, `timing_val_*`; docs/models.md)
+VALUE_METRICS = {VALUE_MODEL: ("spearman", "bias"), TIMING_MODEL: ("mae_days", "ece_30")}
+CHAMPIONED = (*TARGETS, VALUE_MODEL, TIMING_MODEL)  # the models whose champion a run may hold
+WIDE = 190  # columns from which every metric fits side by side, nothing cut (measured with rich)
 NARROW = 64  # below this, one block per run
-SHORT = {"propensity": "prop", "churn": "churn", "roc_auc": "AUC", "pr_auc": "PR", "brier": "Brier"}
+SHORT = {
+    "propensity": "prop", "churn": "churn", "roc_auc": "AUC", "pr_auc": "PR", "brier": "Brier",
+    VALUE_MODEL: "value", TIMING_MODEL: "time", "spearman": "Spear", "gini": "Gini", "bias": "bias",
+    "mae_days": "MAE d", "ece_30": "ECE30",
+}  # fmt: skip
 
 
 def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
     """One row per train run, newest first: when, data, k, validation metrics, champion or not."""
     uri = tracking.tracking_uri(cfg)
     runs = tracking.train_runs(cfg, limit)
-    champions = {t: champion_version(registered_name(cfg.model_prefix, t), uri) for t in TARGETS}
+    champions = {t: champion_version(registered_name(cfg.model_prefix, t), uri) for t in CHAMPIONED}
     rows = []
     for r in runs:
         row = {
@@ -36,14 +43,21 @@ def latest_train_runs(cfg: TrackingConfig, limit: int) -> pd.DataFrame:
         for target in sorted(TARGETS, reverse=True):  # propensity first: the model marketing uses most
             for metric in METRICS:
                 row[f"{target[:5]} {metric}"] = r.metrics.get(f"{target}_val_{metric}", float("nan"))
-        won = [t for t in TARGETS if champions[t] is not None and r.tags.get(f"{t}_version") == str(champions[t])]
-        row["champion"] = ", ".join(won) or "-"
+        for model, names in VALUE_METRICS.items():  # NaN for runs trained before these models
+            for metric in names:
+                row[f"{model} {metric}"] = r.metrics.get(f"{model}_val_{metric}", float("nan"))
+        won = [t for t in CHAMPIONED if champions[t] is not None and r.tags.get(f"{t}_version") == str(champions[t])]
+        row["champion"] = short_champions(won)
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def compact(df: pd.DataFrame) -> pd.DataFrame:
-    """The 80-column table: short date, ROC-AUC and PR-AUC per model, status only when not finished."""
+    """The 80-column table: short date, propensity ROC-AUC, value Spearman, timing MAE in days, champions.
+
+    Churn is 1 - propensity (one purchase model), so its ROC-AUC adds little here; every other metric is in
+    the wide table and the blocks.
+    """
     out = pd.DataFrame(
         {
             "run": [r if s == "finished" else f"{r} ({s})" for r, s in zip(df["run"], df["status"], strict=True)],
@@ -52,11 +66,16 @@ def compact(df: pd.DataFrame) -> pd.DataFrame:
             "k": df["k"],
         }
     )
-    for target in sorted(TARGETS, reverse=True):
-        for metric in ("roc_auc", "pr_auc"):
-            out[f"{SHORT[target]}\n{SHORT[metric]}"] = df[f"{target[:5]} {metric}"]
-    out["champion"] = df["champion"].str.replace("propensity", "prop")
+    out[f"{SHORT['propensity']}\n{SHORT['roc_auc']}"] = df["prope roc_auc"]
+    for model, metric in ((VALUE_MODEL, "spearman"), (TIMING_MODEL, "mae_days")):
+        out[f"{SHORT[model]}\n{SHORT[metric]}"] = df[f"{model} {metric}"]
+    out["champion"] = df["champion"]
     return out
+
+
+def short_champions(won: list[str]) -> str:
+    """The champions a run holds: `all`, `-` for none, else short names (`churn, prop`) that fit 80 columns."""
+    return "all" if set(won) == set(CHAMPIONED) else ", ".join(SHORT.get(n, n) for n in won) or "-"
 
 
 def blocks(df: pd.DataFrame) -> list[str]:
@@ -67,6 +86,9 @@ def blocks(df: pd.DataFrame) -> list[str]:
         for target in sorted(TARGETS, reverse=True):
             values = "  ".join(f"{SHORT[m]} {row[f'{target[:5]} {m}']:.3f}" for m in METRICS)
             lines.append(f"  {target:<10} {values}")
+        for model, names in VALUE_METRICS.items():
+            values = "  ".join(f"{SHORT[m]} {row[f'{model} {m}']:.3f}" for m in names)
+            lines.append(f"  {model:<10} {values}")
         lines.append(f"  champion: {row['champion']}")
         out.append("\n".join(lines))
     return out

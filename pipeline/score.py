@@ -166,7 +166,7 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
     table = segment_table(
         feats, snap.segments, ids, models[SEGMENTER].name_of(ids), churn, purchase, score_date=when,
         model_versions=champions.versions, run_id=champions.run_ids, cfg=cfg.scoring,
-        value=value_columns(data.engine, when, cfg, models.get(VALUE_MODEL), models.get(TIMING_MODEL)),
+        value=value_columns(data.engine, when, cfg, models.get(VALUE_MODEL), models.get(TIMING_MODEL), feats),
     )  # fmt: skip
     attributes = None
     if cfg.output.export_attributes:

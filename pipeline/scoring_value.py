@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from segment.config import Config
+from segment.features.cutoff_tables import CutoffTables
 from segment.features.engine import DuckDBEngine
 from segment.models.btyd import value_features
 from segment.models.timing import expected_next_order_date
@@ -40,13 +41,23 @@ def empty_value_columns(ids: np.ndarray | pd.Series) -> pd.DataFrame:
 
 
 def value_columns(
-    engine: DuckDBEngine, when: date, cfg: Config, value_model: Any, timing_model: Any
+    engine: DuckDBEngine,
+    when: date,
+    cfg: Config,
+    value_model: Any,
+    timing_model: Any,
+    features: pd.DataFrame | None = None,
 ) -> pd.DataFrame | None:
-    """The columns by customer id at `when`; a missing champion (None) leaves its columns empty (both: None)."""
+    """The columns by customer id at `when`; a missing champion (None) leaves its columns empty (both: None).
+
+    `features`: the snapshot step's customer features at `when` (same `time.horizon_days`), reused
+    instead of built again; only the BTYD inputs are computed here.
+    """
     if value_model is None and timing_model is None:
         return None
     horizon = getattr(value_model, "horizon_days", None) or cfg.value.horizon_days[0]
-    X = value_features(engine.con, [when], horizon_days=horizon, feature_horizon=cfg.time.horizon_days)
+    tables = CutoffTables(engine.con, cfg.time.horizon_days, features)
+    X = value_features(engine.con, [when], horizon_days=horizon, feature_horizon=cfg.time.horizon_days, tables=tables)
     out = empty_value_columns(X[CUSTOMER_ID])
     if value_model is not None:
         expected = np.clip(np.asarray(value_model.predict(X), dtype=float), 0.0, None)

@@ -93,7 +93,7 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     reference = drift.reference(
         reference_rows, model_inputs(reference_rows), history=snaps.labelled, lag_days=cfg.time.horizon_days
     )
-    values = fit_value_models(data, cfg)
+    values = fit_value_models(data, cfg, known_features=snaps.features)  # reuses the snapshot's features
     return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values)
 
 

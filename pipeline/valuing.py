@@ -10,13 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import pandas as pd
+
 from segment.config import Config
 from segment.errors import InputError
+from segment.features.cutoff_tables import CutoffTables
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models.btyd import value_snapshots
 from segment.models.timing import TimingResult, fit_timing, timing_grid
 from segment.models.value import ValueResult, fit_value
-from segment.models.value_baselines import purchase_day_summary
 from segment.models.value_metrics import metric_names
 from segment.pipeline.prepare import Prepared
 from segment.pipeline.progress import stage, warn
@@ -47,13 +49,18 @@ def value_metric_names(name: str, metrics: dict[str, dict[str, float]]) -> dict[
     return out
 
 
-def fit_value_models(data: Prepared, cfg: Config) -> ValueFits:
-    """For each H: plan, value snapshots (features + BTYD + labels), the value fit; timing for the first H."""
+def fit_value_models(data: Prepared, cfg: Config, known_features: pd.DataFrame | None = None) -> ValueFits:
+    """For each H: plan, value snapshots (features + BTYD + labels), the value fit; timing for the first H.
+
+    `known_features`: the snapshot step's customer features (`Snapshots.features`, built with the same
+    `time.horizon_days`); their cutoffs are reused, so only cutoffs of other horizons' plans are computed.
+    """
     value: dict[int, ValueResult] = {}
     plans: dict[int, SnapshotPlan] = {}
     notes: dict[str, str] = {}
     timing = None
     con = data.engine.con
+    tables = CutoffTables(con, cfg.time.horizon_days, known_features)  # each cutoff's features built once
     first = cfg.value.horizon_days[0]
     for h in cfg.value.horizon_days:
         try:
@@ -66,13 +73,14 @@ def fit_value_models(data: Prepared, cfg: Config) -> ValueFits:
         cutoffs = [*plan.train, *plan.validation]
         with stage(f"value model {h}d" + (" and timing model" if h == first else "")):
             snaps = value_snapshots(
-                con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days
+                con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days, tables=tables
             )
-            summary = purchase_day_summary(con, plan.validation[-1])  # the BTYD baselines' input (pymc-marketing)
-            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+            summary = tables.summary(plan.validation[-1])  # the BTYD baselines' input, built with the BTYD features
+            btyd = tables.btyd.get(plan.validation[-1])  # and their models, fitted there for the BTYD features
+            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
             plans[h] = plan
             if h == first:
-                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
     if timing is None:
         notes[f"{TIMING_MODEL}_skipped"] = f"timing skipped: the first value horizon ({first}d) was skipped"
     return ValueFits(value, timing, plans, notes)

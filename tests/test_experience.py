@@ -190,7 +190,8 @@ def test_a_skipped_bgnbd_baseline_is_said_with_how_to_enable_it():
 def _runs_frame() -> pd.DataFrame:
     row = {"run": "e7fe2a3b", "started": "2026-12-01 11:03", "status": "finished", "data": "fd797fd2", "k": "3"}
     metrics = {f"{t} {m}": 0.8 for t in ("prope", "churn") for m in runs.METRICS}
-    return pd.DataFrame([row | metrics | {"champion": "churn, propensity"}] * 2)
+    metrics |= {"value spearman": 0.578, "value bias": 0.879, "timing mae_days": 17.0, "timing ece_30": 0.011}
+    return pd.DataFrame([row | metrics | {"champion": "churn, prop, value"}] * 2)
 
 
 @pytest.mark.parametrize("width", [80, 50])

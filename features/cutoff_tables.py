@@ -1,0 +1,87 @@
+"""Per-cutoff tables built once per run: the customer features and the purchase-day summaries.
+
+The snapshot step builds the customer features at every training and validation cutoff; the value and
+timing step needs the same features (the same feature horizon, `time.horizon_days`) at its own plan's
+cutoffs, which are the snapshot's for the default value horizon, and the purchase-day summaries at its
+cutoffs for the BTYD inputs and again at the validation cutoff for the BTYD baselines, which fit the
+same BG/NBD and Gamma-Gamma as the inputs there (their parameters are kept too). `CutoffTables`
+hands out the rows of cutoffs it already holds and computes only the missing ones. A cutoff's rows do
+not depend on the other cutoffs computed with it (every aggregate is per cutoff, rows are ordered by
+cutoff and customer), so reuse changes no value: `tests/test_cutoff_tables.py` checks it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from segment.features.btyd import purchase_day_summaries
+from segment.features.customer import customer_features
+from segment.features.engine import DuckDBEngine
+from segment.schema import CUTOFF, PURCHASE_DAYS
+
+NOT_FEATURES = (PURCHASE_DAYS,)  # columns the snapshot step adds to the customer features
+
+
+def as_dates(cutoffs: Sequence[date]) -> list[date]:
+    """The distinct cutoffs as `date`s, sorted (the order every per-cutoff table is in)."""
+    return sorted(set(pd.to_datetime(list(cutoffs)).date))
+
+
+def by_cutoff(frame: pd.DataFrame, cutoffs: Sequence[date]) -> dict[date, pd.DataFrame]:
+    """The rows of each of `cutoffs` (an empty frame with the columns for a cutoff without rows)."""
+    return {c: frame[frame[CUTOFF] == c] for c in cutoffs}
+
+
+def rows_at(held: dict[date, pd.DataFrame], cutoffs: Sequence[date]) -> pd.DataFrame:
+    """The held rows of `cutoffs` in cutoff order, one index from 0, as one query at those cutoffs returns."""
+    parts = [held[c] for c in cutoffs]
+    non_empty = [p for p in parts if len(p)] or parts[:1]
+    return pd.concat(non_empty, ignore_index=True)
+
+
+class CutoffTables:
+    """Customer features (for one feature horizon) and purchase-day summaries by cutoff, each computed once."""
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, feature_horizon: int, known_features: pd.DataFrame | None = None
+    ) -> None:
+        """`known_features`: the snapshot step's features (same `feature_horizon`), reused at their cutoffs."""
+        self.con = con
+        self.feature_horizon = feature_horizon
+        self._features: dict[date, pd.DataFrame] = {}
+        self._summaries: dict[date, pd.DataFrame] = {}
+        self.btyd: dict[date, Any] = {}  # BTYD parameters fitted per cutoff (`models.btyd.btyd_features` fills it)
+        self.computed: dict[str, int] = {"features": 0, "summaries": 0}  # cutoffs computed here, not reused
+        if known_features is not None:
+            known = known_features.drop(columns=[c for c in NOT_FEATURES if c in known_features])
+            self._features |= by_cutoff(known, as_dates(known[CUTOFF]))
+
+    def _get(self, held: dict, kind: str, cutoffs: Sequence[date], build: Callable) -> pd.DataFrame:
+        wanted = as_dates(cutoffs)
+        missing = [c for c in wanted if c not in held]
+        if missing:
+            held |= by_cutoff(build(missing), missing)
+            self.computed[kind] += len(missing)
+        return rows_at(held, wanted)
+
+    def features(self, cutoffs: Sequence[date]) -> pd.DataFrame:
+        """`customer_features` at `cutoffs` (ordered by cutoff and customer): held rows, the rest computed."""
+        return self._get(
+            self._features,
+            "features",
+            cutoffs,
+            lambda cs: customer_features(DuckDBEngine(self.con), cs, horizon_days=self.feature_horizon),
+        )
+
+    def summaries(self, cutoffs: Sequence[date]) -> pd.DataFrame:
+        """`purchase_day_summaries` at `cutoffs`: held rows, the rest computed."""
+        return self._get(self._summaries, "summaries", cutoffs, lambda cs: purchase_day_summaries(self.con, cs))
+
+    def summary(self, cutoff: date) -> pd.DataFrame:
+        """The purchase-day summary at one cutoff without the cutoff column (`value_baselines.purchase_day_summary`)."""
+        return self.summaries([cutoff]).drop(columns=CUTOFF)
