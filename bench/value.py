@@ -69,7 +69,8 @@ def compare(
         cutoffs = [*plan.train, *plan.validation]
         snaps = value_snapshots(con, cutoffs, horizon_days=h, grid_end=grid[-1], feature_horizon=cfg.time.horizon_days)
         summary = purchase_day_summary(con, plan.validation[-1])
-        result = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, compare=True)
+        cap = {"max_rows": cfg.models.max_training_rows, "seed": cfg.models.lightgbm.random_state}  # as train
+        result = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, compare=True, **cap)
         seconds = time.perf_counter() - start
         print(f"bench value: {label} {h}d value done in {seconds:.0f} s", file=sys.stderr)
         for name, m in result.metrics.items():
@@ -95,7 +96,7 @@ def compare(
         )
         if h != HORIZONS[0]:
             continue
-        timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
+        timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, **cap)
         print(f"bench value: {label} timing done in {time.perf_counter() - start:.0f} s", file=sys.stderr)
         for name, m in timing.metrics.items():
             timing_rows.append(

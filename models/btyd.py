@@ -29,8 +29,12 @@ from segment.models import bgnbd
 BTYD_FEATURES = ("btyd_expected_purchases", "btyd_p_alive", "btyd_expected_spend", "btyd_expected_revenue")
 
 
-def fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[float, float, float]:
-    """Maximum-likelihood (p, q, v) of Gamma-Gamma on repeat customers' frequency and mean spend (m > 0)."""
+def fit_gamma_gamma(x: np.ndarray, m: np.ndarray, max_rows: int | None = bgnbd.FIT_ROWS) -> tuple[float, float, float]:
+    """Maximum-likelihood (p, q, v) of Gamma-Gamma on repeat customers' frequency and mean spend (m > 0).
+
+    Above `max_rows` customers it reads a seeded sample of them, as BG/NBD does (`bgnbd.fit_rows`).
+    """
+    x, m = bgnbd.fit_rows(np.asarray(x, dtype=float), np.asarray(m, dtype=float), max_rows=max_rows)
 
     def loglik(params: np.ndarray) -> float:
         p, q, v = np.exp(params)

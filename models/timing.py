@@ -29,6 +29,7 @@ from segment.config import LightGBMConfig, ValueConfig
 from segment.features.snapshots import SnapshotPlan
 from segment.models.btyd import BtydParams
 from segment.models.classifiers import fit_classifier
+from segment.models.sampling import sample_customers
 from segment.models.splits import split_tuning
 from segment.models.value import train_validation_rows, value_feature_columns
 from segment.models.value_baselines import BtydFit, klaviyo_days
@@ -160,6 +161,8 @@ def fit_timing(
     *,
     summary: pd.DataFrame | None = None,
     btyd: BtydParams | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
 ) -> TimingResult:
     """Fit the hazard on the training cutoffs; score it and the baselines on the validation cutoffs.
 
@@ -167,11 +170,15 @@ def fit_timing(
     Baselines: the best constant (the median day of the training rows that ordered within the grid), Klaviyo's
     rule, and BG/NBD's implied timing (ours, `BtydFit`) when `summary` (`value_baselines.purchase_day_summary`
     at the validation cutoff) is given; `btyd`: BG/NBD and Gamma-Gamma already fitted on it, not refitted.
+    `max_rows` bounds the hazard's person-period rows (up to one per grid point per training row): the
+    training rows are cut to a seeded sample of whole customers with at most `max_rows / len(grid)` rows.
     """
     grid, note = timing_grid(cfg, plan.horizon_days)
     n = grid[-1]
     notes = {"grid": note} if note else {}
     train, val = train_validation_rows(snapshots, plan)
+    available = len(train)
+    train = sample_customers(train, None if max_rows is None else max(max_rows // len(grid), 1), seed)
     features = value_feature_columns(snapshots)
     fit_rows, tune_rows = split_tuning(train)
 
@@ -223,7 +230,13 @@ def fit_timing(
         p_within=p_within,
         metrics=metrics,
         X_example=train[features].head(200),
-        rows={"train_rows": len(Xf), "tuning_rows": len(Xt), "validation_rows": len(val)},
+        rows={
+            "train_rows": len(Xf),
+            "tuning_rows": len(Xt),
+            "training_rows_available": available,
+            "training_rows_sampled": len(train),
+            "validation_rows": len(val),
+        },
         notes=notes,
         X_val=val[features],
     )

@@ -25,6 +25,7 @@ from segment.features.customer import model_feature_columns
 from segment.features.snapshots import SnapshotPlan
 from segment.models.btyd import BtydParams
 from segment.models.classifiers import CATEGORICAL, booster_params, fit_classifier, predict_positive
+from segment.models.sampling import sample_customers
 from segment.models.splits import split_tuning
 from segment.models.value_baselines import BtydFit, last_h_days
 from segment.models.value_metrics import value_metrics
@@ -141,6 +142,8 @@ def fit_value(
     summary: pd.DataFrame | None = None,
     compare: bool = False,
     btyd: BtydParams | None = None,
+    max_rows: int | None = None,
+    seed: int = 0,
 ) -> ValueResult:
     """Fit `cfg.model` for the plan's horizon on the training cutoffs; score it and the baselines on validation.
 
@@ -149,9 +152,13 @@ def fit_value(
     with it the BG/NBD x Gamma-Gamma baseline runs (ours, `BtydFit`). `compare` also fits the other
     design and scores it as a row of its own (the benchmark's evidence for the choice). `btyd`: BG/NBD and
     Gamma-Gamma already fitted on `summary` (the BTYD inputs' fit at the validation cutoff), not refitted.
+    `max_rows`: the training rows are cut to a seeded sample of whole customers above it
+    (`models.max_training_rows`, as for the classifiers); validation rows stay whole.
     """
     h = plan.horizon_days
     train, val = train_validation_rows(snapshots, plan)
+    available = len(train)
+    train = sample_customers(train, max_rows, seed)
     features = value_feature_columns(snapshots)
     fit_rows, tune_rows = split_tuning(train)
     if not (fit_rows[VALUE_LABEL] > 0).any() or not (tune_rows[VALUE_LABEL] > 0).any():
@@ -183,6 +190,8 @@ def fit_value(
         rows={
             "train_rows": len(fit_rows),
             "tuning_rows": len(tune_rows),
+            "training_rows_available": available,
+            "training_rows_sampled": len(train),
             "validation_rows": len(val),
             "validation_negative_windows_per_mille": round(1000 * negative, 2),
         },

@@ -28,6 +28,18 @@ def _data(plan: SnapshotPlan, rows: dict[str, int], label_days: int) -> str:
         f"{', '.join(map(str, plan.validation))}; labels from the {label_days} days after each cutoff. "
         f"{rows.get('train_rows', 0):,} training rows, {rows.get('tuning_rows', 0):,} tuning rows (a fixed fifth "
         f"of the customers, early stopping), {rows.get('validation_rows', 0):,} validation rows."
+        + _capped(rows)
+    )
+
+
+def _capped(rows: dict[str, int]) -> str:
+    """Says when `models.max_training_rows` cut the training rows (a reader must know the fit saw a sample)."""
+    available, sampled = rows.get("training_rows_available"), rows.get("training_rows_sampled")
+    if available is None or sampled is None or sampled >= available:
+        return ""
+    return (
+        f" Training was capped (`models.max_training_rows`): a seeded sample of whole customers, {sampled:,} of "
+        f"{available:,} training-cutoff rows."
     )
 
 

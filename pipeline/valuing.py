@@ -77,10 +77,11 @@ def fit_value_models(data: Prepared, cfg: Config, known_features: pd.DataFrame |
             )
             summary = tables.summary(plan.validation[-1])  # the BTYD baselines' input, built with the BTYD features
             btyd = tables.btyd.get(plan.validation[-1])  # and their models, fitted there for the BTYD features
-            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
+            cap = {"max_rows": cfg.models.max_training_rows, "seed": cfg.models.lightgbm.random_state}
+            value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd, **cap)
             plans[h] = plan
             if h == first:
-                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd)
+                timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd, **cap)
     if timing is None:
         notes[f"{TIMING_MODEL}_skipped"] = f"timing skipped: the first value horizon ({first}d) was skipped"
     return ValueFits(value, timing, plans, notes)

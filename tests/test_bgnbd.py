@@ -66,7 +66,7 @@ def test_probability_matches_simulated_customers_for_one_time_and_repeat_buyers(
 
 def test_fit_recovers_the_parameters_of_simulated_customers():
     sim = _simulate(CDNOW, 100_000, T=39.0, horizon=0.0, seed=1)
-    got = bgnbd.fit(sim["x"], sim["t_x"], sim["T"], time_unit=1.0)
+    got = bgnbd.fit(sim["x"], sim["t_x"], sim["T"], time_unit=1.0, max_rows=None)  # every customer: the MLE
     assert got.r == pytest.approx(CDNOW.r, rel=0.1)
     assert got.alpha == pytest.approx(CDNOW.alpha, rel=0.15)
     assert got.a == pytest.approx(CDNOW.a, rel=0.2)
@@ -74,6 +74,22 @@ def test_fit_recovers_the_parameters_of_simulated_customers():
     # the likelihood at the fitted parameters is at least as high as at the truth
     ll = bgnbd.log_likelihood
     assert ll(got, sim["x"], sim["t_x"], sim["T"]).sum() >= ll(CDNOW, sim["x"], sim["t_x"], sim["T"]).sum() - 1e-6
+
+
+def test_a_large_fit_reads_a_seeded_sample_whatever_the_row_order():
+    sim = _simulate(CDNOW, 100_000, T=39.0, horizon=0.0, seed=1)
+    x, t_x, T = (sim[c].to_numpy() for c in ("x", "t_x", "T"))
+    full = bgnbd.fit(x, t_x, T, time_unit=1.0, max_rows=None)
+    capped = bgnbd.fit(x, t_x, T, time_unit=1.0)  # default: 50,000 of the 100,000 customers
+    assert capped != full  # it did sample
+    for name, rel in (("r", 0.1), ("alpha", 0.15), ("a", 0.2), ("b", 0.25)):  # as close to the truth as the full fit
+        assert getattr(capped, name) == pytest.approx(getattr(CDNOW, name), rel=rel)
+    shuffled = np.random.default_rng(5).permutation(len(x))
+    assert bgnbd.fit(x[shuffled], t_x[shuffled], T[shuffled], time_unit=1.0) == capped  # the set decides, not the order
+    small = slice(0, 20_000)
+    assert bgnbd.fit(x[small], t_x[small], T[small], time_unit=1.0) == bgnbd.fit(
+        x[small], t_x[small], T[small], time_unit=1.0, max_rows=None
+    )  # below the cap nothing changes
 
 
 def test_purchase_days_not_orders():

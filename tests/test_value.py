@@ -237,6 +237,24 @@ def test_the_timing_model_is_monotone_and_better_calibrated_than_a_constant_on_r
     assert (result.days["model"][likely] <= result.days["model_crossing"][likely]).all()
 
 
+def test_value_and_timing_training_is_capped_by_whole_customers_and_the_card_says_so(sample_snapshots):
+    from segment.models.value_card import value_card
+
+    plan, snaps, _ = sample_snapshots
+    available = snaps["cutoff"].isin(plan.train).sum()
+    value = fit_value(snaps, plan, ValueConfig(), FAST, max_rows=3000, seed=7)
+    rows = value.rows
+    assert rows["training_rows_available"] == available and rows["training_rows_sampled"] <= 3000
+    assert rows["train_rows"] + rows["tuning_rows"] == rows["training_rows_sampled"] < available
+    assert len(value.y_val) == (snaps["cutoff"] == plan.validation[-1]).sum()  # validation rows stay whole
+    assert value.metrics["model"]["spearman"] > value.metrics["last_h_days"]["spearman"]  # still a model
+    assert "Training was capped" in value_card("value", plan, value)
+    assert "Training was capped" not in value_card("value", plan, fit_value(snaps, plan, ValueConfig(), FAST))
+    timing = fit_timing(snaps, plan, ValueConfig(), FAST, max_rows=3000, seed=7)
+    assert timing.rows["train_rows"] + timing.rows["tuning_rows"] <= 3000  # person-period rows: the fitted frame
+    assert timing.rows["training_rows_sampled"] <= 3000 // len(timing.grid)
+
+
 def test_numpy_btyd_matches_pymc_marketing(sample_snapshots):
     """Our BG/NBD x Gamma-Gamma expected revenue is the textbook one: pymc-marketing's (MAP) agrees, where installed.
 
