@@ -27,8 +27,7 @@ def _data(plan: SnapshotPlan, rows: dict[str, int], label_days: int) -> str:
         f"**Data.** {len(plan.train)} training cutoffs from {plan.train[0]} to {plan.train[-1]}; validation cutoff "
         f"{', '.join(map(str, plan.validation))}; labels from the {label_days} days after each cutoff. "
         f"{rows.get('train_rows', 0):,} training rows, {rows.get('tuning_rows', 0):,} tuning rows (a fixed fifth "
-        f"of the customers, early stopping), {rows.get('validation_rows', 0):,} validation rows."
-        + _capped(rows)
+        f"of the customers, early stopping), {rows.get('validation_rows', 0):,} validation rows." + _capped(rows)
     )
 
 
