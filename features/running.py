@@ -1,18 +1,20 @@
-"""Customer features at many cutoffs from running sums per customer (a prototype; not wired in).
+"""Customer features at many cutoffs from running sums per customer (DuckDB; the training snapshots).
 
 `features.customer.feature_sql` joins every order to every cutoff at or after it, so 32 cutoffs read
-about 16 times the orders. Here each customer's orders are read once: one marker row per (customer,
-cutoff) is put into the customer's day-ordered stream of orders, and every feature is a window
-aggregate over that stream ending at the marker (`RANGE BETWEEN n PRECEDING AND CURRENT ROW` on the day
-number for "the last n days", `UNBOUNDED PRECEDING` for "so far"); then only the marker rows are kept.
-The gaps between purchases do not depend on the cutoff (a purchase's predecessor is the same at every
-cutoff that sees it), so they are computed once. Only standard window frames are used (no ASOF join, no
-FILTER inside a window), so SQLGlot can translate the query for Spark.
+about 16 times the orders. Here the orders are read once: one query reduces them to one row per
+(customer, day with an order) in customer and day order, with the day's sums, the new products and
+categories first bought that day, and the running mean and deviation of the gaps between purchases
+after the day (a purchase's predecessor is the same at every cutoff that sees it). Then each sum is
+accumulated per customer (`C(t)`: the total over the customer's days up to day t), and a feature at a
+cutoff c is a lookup, never a scan: totals are `C(c)`, "the last w days" is `C(c) - C(c - w)`, any band
+of ages [lo, hi] is `C(c - lo) - C(c - hi - 1)` (the 90 days before the last 90, last year's window,
+the seasonal frames). A lookup is a binary search in the sorted (customer, day) keys, so the work is
+the customer-days once plus a few lookups per output row, whatever the number of cutoffs.
 
-Two features are not running sums: the customer's most frequent country and the top category's share.
-Almost every customer has one country (and the top-category share needs the per-category totals), so
-those are computed by joining the cutoffs to only the customers that need it. The output equals
-`features.customer.customer_features` (checked in tests/test_running_features.py).
+The most frequent country and the top category's share are not running sums: almost every customer has
+one country, so the mode is computed per cutoff only for the others; the top-category share joins lines
+to cutoffs (it needs a mapped category). The output equals `features.customer.customer_features`
+(tests/test_running_features.py; scripts/perf/features_cutoffs.py --check on 1M lines).
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ from collections.abc import Sequence
 from datetime import date
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from segment.features.catalogue import available
 from segment.schema import KEYS, WINDOWS
 
 EPOCH = "DATE '1970-01-01'"
+TEMP = ("running_cut", "running_ids", "running_country", "running_country_mixed", "running_category")
+SUMS = ("nb", "net", "gb", "g", "r", "wk")  # purchases, net, purchase gross, gross, returned, weekend purchases
 
 
 def _day(expr: str) -> str:
-    """Whole days since 1970 of a timestamp: the integer the range frames are ordered by."""
+    """Whole days since 1970 of a timestamp."""
     return f"date_diff('day', {EPOCH}, CAST({expr} AS DATE))"
 
 
@@ -42,135 +47,52 @@ def _season_frames(horizon_days: int, max_age_days: int) -> list[tuple[int, int]
     return [(365 * k + 365 - h, 365 * k + 364) for k in range(max(max_age_days, 0) // 365 + 1)]
 
 
-def running_sql(horizon_days: int, lines_cols: set[str], orders_cols: set[str], max_age_days: int) -> str:
-    """The feature query over tables `orders`, `lines` and a `cutoffs(cutoff DATE)` relation.
-
-    `max_age_days` (latest cutoff minus the first order's day) bounds the seasonal frames.
-    """
-    h = int(horizon_days)
-    items = "items" in orders_cols
-    discount = "discount" in orders_cols
-    names = [
-        n for c, n in (("product_id", "distinct_products"), ("category", "distinct_categories")) if c in lines_cols
-    ]
-
-    def frame(lo: int | None, hi: int) -> str:
-        start = "UNBOUNDED PRECEDING" if lo is None else f"{lo} PRECEDING"
-        end = "CURRENT ROW" if hi == 0 else f"{hi} PRECEDING"
-        return f"OVER (PARTITION BY customer_id ORDER BY day RANGE BETWEEN {start} AND {end})"
-
-    cum = frame(None, 0)
-    buy = "CASE WHEN is_order = 1 AND gross > 0 THEN 1 ELSE 0 END"
-    net = "CASE WHEN is_order = 1 THEN net ELSE 0 END"
-    win = [f"sum({buy}) {frame(w - 1, 0)} AS orders_{w}d" for w in WINDOWS]
-    win += [f"sum({net}) {frame(w - 1, 0)} AS revenue_{w}d" for w in WINDOWS]
-    season = " + ".join(
-        f"coalesce(sum(CASE WHEN gross > 0 THEN 1 ELSE 0 END) {frame(hi, lo)}, 0)"
-        for lo, hi in _season_frames(h, max_age_days)
+def days_sql(lines_cols: set[str], orders_cols: set[str], last_day: date) -> str:
+    """One row per (customer, day with an order up to `last_day`), in `running_ids` order then day order."""
+    opt = [c for c in ("items", "discount") if c in orders_cols]
+    extra = "".join(
+        ", sum(items) FILTER (WHERE gross > 0) AS items" if c == "items" else ", sum(discount) AS discount" for c in opt
     )
-    # a frame ending before CURRENT ROW counts only orders (markers sit at the cutoff's own day)
-    new_counts = "".join(f", sum(new_{n}) {cum} AS {n}" for n in names)
-    # one row per (customer, day) with how many products / categories were first bought that day
-    if names:
-        per_col = []
-        for col, n in (("product_id", "distinct_products"), ("category", "distinct_categories")):
-            if col in lines_cols:
-                per_col.append(
-                    f"""SELECT customer_id, {_day("first_ts")} AS day, count(*) AS new_{n}
-                    FROM (SELECT customer_id, {col}, min("timestamp") AS first_ts FROM lines
-                          WHERE amount > 0 GROUP BY ALL) GROUP BY ALL"""
-                )
-        joined = (
-            per_col[0]
-            if len(per_col) == 1
-            else (
-                f"SELECT customer_id, day, f0.new_{names[0]}, f1.new_{names[1]} FROM ({per_col[0]}) f0 "
-                f"FULL JOIN ({per_col[1]}) f1 USING (customer_id, day)"
-            )
-        )
-        firsts_cte = f""",
-    firsts AS ({joined})"""
-    else:
-        firsts_cte = ""
-    zero_new = "".join(f", 0 AS new_{n}" for n in names)
-    opt_zero = ("0, " if items else "") + ("0, " if discount else "")
-    firsts_rows = ""
-    if names:
-        counts = ", ".join(f"coalesce(new_{n}, 0)" for n in names)
-        firsts_rows = (
-            f"UNION ALL SELECT customer_id, day, 2, NULL, 0, 0, 0, {opt_zero} NULL, NULL, {counts} FROM firsts"
-        )
+    firsts = [(c, n) for c, n in (("product_id", "new_p"), ("category", "new_c")) if c in lines_cols]
+    first_ctes = "".join(
+        f""", {n} AS (
+        SELECT customer_id, day, count(*) AS {n} FROM (
+            SELECT customer_id, {col}, {_day('min("timestamp")')} AS day FROM lines WHERE amount > 0 GROUP BY ALL
+        ) GROUP BY ALL)"""
+        for col, n in firsts
+    )
+    first_joins = "".join(f" LEFT JOIN {n} USING (customer_id, day)" for _, n in firsts)
+    first_cols = "".join(f", coalesce({n}, 0) AS {n}" for _, n in firsts)
     return f"""
-    WITH cut AS (SELECT cutoff, {_day("cutoff")} AS day FROM cutoffs),
-    po AS (
-        SELECT customer_id, {_day("ts")} AS day, net, gross, returned,
-            {"items," if items else ""} {"discount," if discount else ""}
-            CASE WHEN gross > 0 THEN
-                epoch(ts - lag(ts) OVER (PARTITION BY customer_id, gross > 0 ORDER BY ts, order_id)) / 86400.0
-            END AS gap,
-            CASE WHEN gross > 0 THEN (CASE WHEN dayofweek(ts) IN (0, 6) THEN 1.0 ELSE 0.0 END) END AS weekend
-        FROM orders
+    WITH po AS (
+        SELECT *, {_day("ts")} AS day,
+            CASE WHEN gross > 0 THEN epoch(ts - lag(ts) OVER w) / 86400.0 END AS gap
+        FROM orders WHERE ts < DATE '{last_day.isoformat()}' + INTERVAL 1 DAY
+        WINDOW w AS (PARTITION BY customer_id, gross > 0 ORDER BY ts, order_id)
     ),
-    first_buy AS (SELECT customer_id, min(day) AS day FROM po WHERE gross > 0 GROUP BY customer_id){firsts_cte},
-    stream AS (
-        SELECT customer_id, day, 1 AS is_order, NULL::DATE AS cutoff, net, gross, returned,
-            {"items," if items else ""} {"discount," if discount else ""} gap, weekend{zero_new}
-        FROM po
-        UNION ALL
-        SELECT f.customer_id, c.day, 0, c.cutoff, 0, 0, 0, {"0," if items else ""} {"0," if discount else ""}
-            NULL, NULL{zero_new}
-        FROM first_buy f JOIN cut c ON f.day <= c.day
-        {firsts_rows}
+    ps AS (
+        SELECT *, avg(gap) OVER g AS gap_mean, stddev_samp(gap) OVER g AS gap_std FROM po
+        WINDOW g AS (PARTITION BY customer_id, gross > 0 ORDER BY ts, order_id
+                     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
     ),
-    run AS (
-        SELECT customer_id, cutoff, day, is_order,
-            sum({buy}) {cum} AS frequency,
-            max(CASE WHEN gross > 0 THEN day END) {cum} AS last_buy_day,
-            min(CASE WHEN gross > 0 THEN day END) {cum} AS first_buy_day,
-            sum(CASE WHEN gross > 0 THEN gross ELSE 0 END) {cum} AS gross_purchases,
-            {f"sum(CASE WHEN gross > 0 THEN items ELSE 0 END) {cum} AS items," if items else ""}
-            avg(gap) {cum} AS gap_mean_days, stddev_samp(gap) {cum} AS gap_std_days,
-            avg(weekend) {cum} AS weekend_share,
-            {", ".join(win)},
-            sum({buy}) {frame(179, 90)} AS orders_prev_90d,
-            sum({buy}) {frame(364, 365 - h) if h < 365 else frame(364, 0)} AS orders_same_window_last_year,
-            {season} AS same_season_buys,
-            sum(net) {cum} AS monetary, sum(gross) {cum} AS gross, sum(returned) {cum} AS returned,
-            {f"sum(discount) {cum} AS discount," if discount else ""}
-            sum(net) {frame(179, 90)} AS revenue_prev_90d{new_counts}
-        FROM stream
-    ),
-    m AS (SELECT * FROM run WHERE is_order = 0)
-    SELECT cutoff, customer_id,
-        CAST(day - last_buy_day AS DOUBLE) AS recency_days,
-        CAST(frequency AS DOUBLE) AS frequency,
-        monetary,
-        monetary / frequency AS monetary_mean,
-        CAST(day - first_buy_day AS DOUBLE) AS tenure_days,
-        {", ".join(f"CAST(orders_{w}d AS DOUBLE) AS orders_{w}d" for w in WINDOWS)},
-        {", ".join(f"coalesce(revenue_{w}d, 0) AS revenue_{w}d" for w in WINDOWS)},
-        CAST(orders_90d - coalesce(orders_prev_90d, 0) AS DOUBLE) AS trend_orders_90d,
-        coalesce(revenue_90d, 0) - coalesce(revenue_prev_90d, 0) AS trend_revenue_90d,
-        CAST(coalesce(orders_same_window_last_year, 0) AS DOUBLE) AS orders_same_window_last_year,
-        gap_mean_days, gap_std_days,
-        (day - last_buy_day) / nullif(gap_mean_days, 0) AS recency_over_gap,
-        gross_purchases / frequency AS mean_order_value,
-        {"items / frequency AS items_per_order," if items else ""}
-        returned / nullif(gross, 0) AS return_rate,
-        {"discount / nullif(gross, 0) AS discount_share," if discount else ""}
-        weekend_share, same_season_buys / frequency AS same_season_share,
-        CAST(month(cutoff) AS DOUBLE) AS cutoff_month{"".join(f", CAST({n} AS DOUBLE) AS {n}" for n in names)}
-    FROM m
+    days AS (
+        SELECT customer_id, day,
+            count(*) FILTER (WHERE gross > 0) AS nb, sum(net) AS net,
+            sum(gross) FILTER (WHERE gross > 0) AS gb, sum(gross) AS g, sum(returned) AS r,
+            count(*) FILTER (WHERE gross > 0 AND dayofweek(ts) IN (0, 6)) AS wk{extra},
+            arg_max(gap_mean, (ts, order_id)) FILTER (WHERE gross > 0) AS gap_mean,
+            arg_max(gap_std, (ts, order_id)) FILTER (WHERE gross > 0) AS gap_std
+        FROM ps GROUP BY customer_id, day
+    ){first_ctes}
+    SELECT i.cid, d.* EXCLUDE (customer_id){first_cols}
+    FROM days d JOIN running_ids i USING (customer_id){first_joins}
+    ORDER BY i.cid, d.day
     """
 
 
-def _extra_tables(con: duckdb.DuckDBPyConnection, has_country: bool, has_category: bool) -> tuple[str, str]:
-    """Create the country and top-category tables; return (joins, select expressions) to add them.
-
-    The country is the mode of the customer's orders up to the cutoff; it is computed per cutoff only
-    for customers whose orders have more than one country (or a missing one), per customer otherwise.
-    """
-    joins, cols = "", ""
+def _extra_tables(con: duckdb.DuckDBPyConnection, has_country: bool, has_category: bool) -> dict[str, pd.DataFrame]:
+    """Country per customer (the mode per cutoff where it has several) and the top-category share per cutoff."""
+    out: dict[str, pd.DataFrame] = {}
     if has_country:
         con.execute(
             """CREATE OR REPLACE TEMP TABLE running_country AS
@@ -178,61 +100,163 @@ def _extra_tables(con: duckdb.DuckDBPyConnection, has_country: bool, has_categor
                    count(DISTINCT country) > 1 OR count(country) < count(*) AS mixed
             FROM orders GROUP BY customer_id"""
         )
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE running_country_mixed AS
-            WITH counts AS (
-                SELECT c.cutoff, o.customer_id, o.country, count(*) AS n
+        out["country"] = con.execute(
+            "SELECT cid, one_country AS country, mixed FROM running_country JOIN running_ids USING (customer_id) ORDER BY cid"
+        ).df()
+        out["country_mixed"] = con.execute(
+            """WITH counts AS (
+                SELECT c.k, o.customer_id, o.country, count(*) AS n
                 FROM orders o SEMI JOIN (SELECT customer_id FROM running_country WHERE mixed) m USING (customer_id)
-                JOIN cutoffs c ON o.ts < c.cutoff + INTERVAL 1 DAY
+                JOIN running_cut c ON o.ts < c.cutoff + INTERVAL 1 DAY
                 WHERE o.country IS NOT NULL GROUP BY ALL
             )
-            SELECT cutoff, customer_id, country AS mixed_country FROM (
-                SELECT *, row_number() OVER (PARTITION BY cutoff, customer_id ORDER BY n DESC, country) AS r
-                FROM counts
-            ) WHERE r = 1"""
-        )
-        joins += (
-            " LEFT JOIN running_country USING (customer_id) LEFT JOIN running_country_mixed USING (cutoff, customer_id)"
-        )
-        cols += ", CASE WHEN mixed THEN mixed_country ELSE one_country END AS country"
+            SELECT k, cid, country AS value FROM (
+                SELECT *, row_number() OVER (PARTITION BY k, customer_id ORDER BY n DESC, country) AS rn FROM counts
+            ) JOIN running_ids USING (customer_id) WHERE rn = 1"""
+        ).df()
     if has_category:
-        con.execute(
-            """CREATE OR REPLACE TEMP TABLE running_category AS
-            SELECT cutoff, customer_id, max(v) / nullif(sum(v), 0) AS top_category_share FROM (
-                SELECT c.cutoff, x.customer_id, x.category, sum(x.amount) AS v
-                FROM lines x JOIN cutoffs c ON x."timestamp" < c.cutoff + INTERVAL 1 DAY
+        out["top_category_share"] = con.execute(
+            """SELECT k, cid, max(v) / nullif(sum(v), 0) AS value FROM (
+                SELECT c.k, x.customer_id, x.category, sum(x.amount) AS v
+                FROM lines x JOIN running_cut c ON x."timestamp" < c.cutoff + INTERVAL 1 DAY
                 WHERE x.amount > 0 GROUP BY ALL
-            ) GROUP BY ALL"""
+            ) JOIN running_ids USING (customer_id) GROUP BY ALL"""
+        ).df()
+    return out
+
+
+def _cutoff_tables(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]) -> None:
+    """Create `running_cut` (numbered cutoffs) and `running_ids` (customer -> rank in the engine's order)."""
+    cut = pd.DataFrame({"cutoff": sorted(set(pd.to_datetime(list(cutoffs)).date))})
+    con.register("running_cut_df", cut)
+    try:
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE running_cut AS
+            SELECT row_number() OVER (ORDER BY cutoff) AS k, cutoff, {_day("cutoff")} AS cday
+            FROM (SELECT CAST(cutoff AS DATE) AS cutoff FROM running_cut_df)"""
         )
-        joins += " LEFT JOIN running_category USING (cutoff, customer_id)"
-        cols += ", top_category_share"
-    return joins, cols
+    finally:
+        con.unregister("running_cut_df")
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE running_ids AS
+        SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS cid
+        FROM (SELECT DISTINCT customer_id FROM orders)"""
+    )
+
+
+class _Running:
+    """Per-customer running sums of the customer-day rows and the lookup `C(t)` of them at given days."""
+
+    def __init__(self, d: pd.DataFrame) -> None:
+        self.cid = d["cid"].to_numpy(np.int64)
+        self.key = self.cid * 1_000_000 + d["day"].to_numpy(np.int64)  # days since 1970 < 1e6
+        cols = [c for c in d.columns if c not in ("cid", "day", "gap_mean", "gap_std")]
+        g = d[cols].astype(float).fillna(0.0).groupby(self.cid, sort=False)
+        self.cum = {c: v.to_numpy() for c, v in g.cumsum().items()}  # sequential per customer: no cancellation
+        buy_day = d["day"].astype(float).where(d["nb"] > 0, -np.inf)
+        self.cum["last_buy"] = buy_day.groupby(self.cid, sort=False).cummax().to_numpy()
+        for c in ("gap_mean", "gap_std"):  # after the latest purchase (NULL until there are one / two gaps)
+            self.cum[c] = d[c].astype(float).groupby(self.cid, sort=False).ffill().to_numpy()
+
+    def at(self, cid: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Row index of each customer's last day at or before `day`; -1 where there is none."""
+        i = np.searchsorted(self.key, cid * 1_000_000 + day, side="right") - 1
+        return np.where((i >= 0) & (self.cid[np.maximum(i, 0)] == cid), i, -1)
+
+    def value(self, col: str, idx: np.ndarray) -> np.ndarray:
+        """`C(t)` of a sum at looked-up rows (0 before the customer's first day)."""
+        return np.where(idx >= 0, self.cum[col][np.maximum(idx, 0)], 0.0)
+
+    def band(self, col: str, cid: np.ndarray, cday: np.ndarray, lo: int, hi: int) -> np.ndarray:
+        """The sum over the customer's days aged lo..hi days at each cutoff day."""
+        return self.value(col, self.at(cid, cday - lo)) - self.value(col, self.at(cid, cday - hi - 1))
+
+
+def _markers(d: pd.DataFrame, cut: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cutoff number, customer, first purchase day) of every customer at every cutoff at or after its
+    first purchase, in the output's order: by cutoff, then by customer."""
+    buys = d[d["nb"] > 0]
+    first = buys.groupby("cid", sort=True)["day"].min()
+    cids, fdays = first.index.to_numpy(np.int64), first.to_numpy(np.int64)
+    parts = [(k, cids[fdays <= cday], fdays[fdays <= cday]) for k, cday in zip(cut["k"], cut["cday"], strict=True)]
+    k = np.concatenate([np.full(len(c), kk, dtype=np.int64) for kk, c, _ in parts])
+    return k, np.concatenate([c for _, c, _ in parts]), np.concatenate([f for *_, f in parts])
+
+
+def _keyed(frame: pd.DataFrame, k: np.ndarray, cid: np.ndarray) -> np.ndarray:
+    """`value` of a (k, cid, value) frame at each (k, cid); missing -> NaN / None."""
+    index = pd.MultiIndex.from_arrays([frame["k"].to_numpy(np.int64), frame["cid"].to_numpy(np.int64)])
+    pos = index.get_indexer(pd.MultiIndex.from_arrays([k, cid]))
+    values = frame["value"].to_numpy()
+    return np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else None, None)
+
+
+def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: np.ndarray, extra: dict, h: int, names: list[str]) -> pd.DataFrame:
+    """The catalogue's expressions at every (cutoff, customer) from the running sums."""
+    run = _Running(d)
+    k, cid, first_day = _markers(d, cut)
+    cday = cut["cday"].to_numpy(np.int64)[k - 1]
+    at = run.at(cid, cday)
+    tot = {c: run.value(c, at) for c in run.cum}
+    nb = tot["nb"]
+    recency = cday - tot["last_buy"]
+    max_age = int(cut["cday"].max() - d["day"].min()) if len(d) else 0
+    out = {
+        "cutoff": cut["cutoff"].to_numpy()[k - 1],
+        "customer_id": ids[cid - 1],
+        "recency_days": recency,
+        "frequency": nb,
+        "monetary": tot["net"],
+        "monetary_mean": tot["net"] / nb,
+        "tenure_days": (cday - first_day).astype(float),
+    }
+    out |= {f"orders_{w}d": run.band("nb", cid, cday, 0, w - 1) for w in WINDOWS}
+    out |= {f"revenue_{w}d": run.band("net", cid, cday, 0, w - 1) for w in WINDOWS}
+    out["trend_orders_90d"] = out["orders_90d"] - run.band("nb", cid, cday, 90, 179)
+    out["trend_revenue_90d"] = out["revenue_90d"] - run.band("net", cid, cday, 90, 179)
+    out["orders_same_window_last_year"] = run.band("nb", cid, cday, max(365 - h, 0), 364)
+    out["gap_mean_days"], out["gap_std_days"] = tot["gap_mean"], tot["gap_std"]
+    out["recency_over_gap"] = recency / np.where(tot["gap_mean"] != 0, tot["gap_mean"], np.nan)
+    out["mean_order_value"] = tot["gb"] / nb
+    if "items" in tot:
+        out["items_per_order"] = tot["items"] / nb
+    gross = np.where(tot["g"] != 0, tot["g"], np.nan)
+    out["return_rate"] = tot["r"] / gross
+    if "discount" in tot:
+        out["discount_share"] = tot["discount"] / gross
+    out["weekend_share"] = tot["wk"] / nb
+    season = sum(run.band("nb", cid, cday, lo, hi) for lo, hi in _season_frames(h, max_age))
+    out["same_season_share"] = season / nb
+    out["cutoff_month"] = np.array([c.month for c in cut["cutoff"]], dtype=float)[k - 1]
+    out |= {n: tot[c] for c, n in (("new_p", "distinct_products"), ("new_c", "distinct_categories")) if n in names}
+    if "top_category_share" in extra:
+        out["top_category_share"] = _keyed(extra["top_category_share"], k, cid).astype(float)
+    if "country" in extra:
+        per_customer = extra["country"]  # one row per customer, in `cid` order
+        one = per_customer["country"].to_numpy(object)[cid - 1]
+        mixed = per_customer["mixed"].to_numpy(bool)[cid - 1]
+        out["country"] = np.where(mixed, _keyed(extra["country_mixed"], k, cid), one)
+    return pd.DataFrame(out)
 
 
 def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int) -> pd.DataFrame:
-    """The frame `features.customer.customer_features` returns, computed from running sums."""
-    cut = pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).date})
+    """The frame `features.customer.customer_features` returns, computed from running sums per customer."""
     lines_cols, orders_cols = set(con.table("lines").columns), set(con.table("orders").columns)
-    con.register("cutoffs_df", cut)
     try:
-        con.execute("CREATE OR REPLACE TEMP VIEW cutoffs AS SELECT CAST(cutoff AS DATE) AS cutoff FROM cutoffs_df")
-        first = con.execute("SELECT CAST(min(ts) AS DATE) FROM orders").fetchone()[0]
-        max_age = (max(cut["cutoff"]) - first).days if first is not None else 0
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE running_features AS "
-            + running_sql(horizon_days, lines_cols, orders_cols, max_age)
-        )
-        joins, cols = _extra_tables(con, "country" in orders_cols, "category" in lines_cols)
-        df = con.execute(f"SELECT r.*{cols} FROM running_features r{joins} ORDER BY cutoff, customer_id").df()
+        _cutoff_tables(con, cutoffs)
+        cut = con.execute("SELECT k, cutoff, cday FROM running_cut ORDER BY k").df()
+        d = con.execute(days_sql(lines_cols, orders_cols, max(pd.to_datetime(cut["cutoff"]).dt.date))).df()
+        ids = np.asarray(con.execute("SELECT customer_id FROM running_ids ORDER BY cid").df()["customer_id"], object)
+        extra = _extra_tables(con, "country" in orders_cols, "category" in lines_cols)
     finally:
-        con.unregister("cutoffs_df")
-        for t in ("running_features", "running_country", "running_country_mixed", "running_category"):
+        for t in TEMP:
             con.execute(f"DROP TABLE IF EXISTS {t}")
-    order = [f.name for f in available(lines_cols)]
-    df = df[[*KEYS, *order]]
-    numeric = df.select_dtypes("number").columns
+    cut["cutoff"] = pd.to_datetime(cut["cutoff"]).dt.date
+    names = [n for c, n in (("product_id", "distinct_products"), ("category", "distinct_categories")) if c in lines_cols]
+    df = _frame(d, cut, ids, extra, int(horizon_days), names)
+    df = df[[*KEYS, *(f.name for f in available(lines_cols))]]
+    numeric = [c for c in df.columns if c not in (*KEYS, "country")]
     df[numeric] = df[numeric].astype(float).round(9)
-    df["cutoff"] = pd.to_datetime(df["cutoff"]).dt.date
     df["customer_id"] = df["customer_id"].astype(str)
     if "country" in df:
         df["country"] = df["country"].fillna("unknown").astype(str)
