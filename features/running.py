@@ -145,42 +145,55 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]) -> N
 
 
 class _Running:
-    """Per-customer running sums of the customer-day rows and the lookup `C(t)` of them at given days."""
+    """Per-customer running sums `C(t)` of the customer-day rows, looked up at every marker (cutoff, customer).
 
-    def __init__(self, d: pd.DataFrame) -> None:
-        self.cid = d["cid"].to_numpy(np.int64)
-        self.key = self.cid * 1_000_000 + d["day"].to_numpy(np.int64)  # days since 1970 < 1e6
+    A lookup "the customer's last day at or before cday - o" is a count: a day is seen from the first
+    cutoff j with cday_j >= day + o, so counting each customer's days by that j and accumulating over j
+    gives, at every (customer, j), how many of its days are seen; their last one is the row looked up.
+    """
+
+    def __init__(self, d: pd.DataFrame, cdays: np.ndarray, n_ids: int, j: np.ndarray, cid: np.ndarray) -> None:
+        self.cid_d, self.day = d["cid"].to_numpy(np.int64) - 1, d["day"].to_numpy(np.int64)
+        self.cdays, self.n_ids, self.j, self.cid = cdays, n_ids, j, cid
+        self.start = np.searchsorted(self.cid_d, np.arange(n_ids))  # each customer's first row
+        self._index: dict[int, np.ndarray] = {}
         cols = [c for c in d.columns if c not in ("cid", "day", "gap_mean", "gap_std")]
-        g = d[cols].astype(float).fillna(0.0).groupby(self.cid, sort=False)
-        self.cum = {c: v.to_numpy() for c, v in g.cumsum().items()}  # sequential per customer: no cancellation
+        g = d[cols].astype(float).fillna(0.0).groupby(self.cid_d, sort=False)
+        cum = {c: v.to_numpy() for c, v in g.cumsum().items()}  # sequential per customer: no cancellation
         buy_day = d["day"].astype(float).where(d["nb"] > 0, -np.inf)
-        self.cum["last_buy"] = buy_day.groupby(self.cid, sort=False).cummax().to_numpy()
+        cum["last_buy"] = buy_day.groupby(self.cid_d, sort=False).cummax().to_numpy()
         for c in ("gap_mean", "gap_std"):  # after the latest purchase (NULL until there are one / two gaps)
-            self.cum[c] = d[c].astype(float).groupby(self.cid, sort=False).ffill().to_numpy()
+            cum[c] = d[c].astype(float).groupby(self.cid_d, sort=False).ffill().to_numpy()
+        self.cum = {c: np.append(v, 0.0) for c, v in cum.items()}  # index -1 (no day yet) reads the 0 at the end
 
-    def at(self, cid: np.ndarray, day: np.ndarray) -> np.ndarray:
-        """Row index of each customer's last day at or before `day`; -1 where there is none."""
-        i = np.searchsorted(self.key, cid * 1_000_000 + day, side="right") - 1
-        return np.where((i >= 0) & (self.cid[np.maximum(i, 0)] == cid), i, -1)
+    def index(self, offset: int) -> np.ndarray:
+        """Per marker, the row of the customer's last day at or before cday - offset; -1 where there is none."""
+        if offset not in self._index:
+            k = len(self.cdays)
+            seen_from = np.searchsorted(self.cdays, self.day + offset, side="left")  # k: never seen
+            counts = np.bincount(self.cid_d * (k + 1) + seen_from, minlength=self.n_ids * (k + 1))
+            seen = np.cumsum(counts.reshape(self.n_ids, k + 1), axis=1, dtype=np.int32)[self.cid, self.j]
+            self._index[offset] = np.where(seen > 0, self.start[self.cid] + seen - 1, -1)
+        return self._index[offset]
 
-    def value(self, col: str, idx: np.ndarray) -> np.ndarray:
-        """`C(t)` of a sum at looked-up rows (0 before the customer's first day)."""
-        return np.where(idx >= 0, self.cum[col][np.maximum(idx, 0)], 0.0)
+    def total(self, col: str) -> np.ndarray:
+        """`C(cday)` at every marker."""
+        return self.cum[col][self.index(0)]
 
-    def band(self, col: str, cid: np.ndarray, cday: np.ndarray, lo: int, hi: int) -> np.ndarray:
-        """The sum over the customer's days aged lo..hi days at each cutoff day."""
-        return self.value(col, self.at(cid, cday - lo)) - self.value(col, self.at(cid, cday - hi - 1))
+    def band(self, col: str, lo: int, hi: int) -> np.ndarray:
+        """The sum over the customer's days aged lo..hi days at every marker."""
+        return self.cum[col][self.index(lo)] - self.cum[col][self.index(hi + 1)]
 
 
 def _markers(d: pd.DataFrame, cut: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cutoff number, customer, first purchase day) of every customer at every cutoff at or after its
+    """(cutoff index j, customer index, first purchase day) of every customer at every cutoff at or after its
     first purchase, in the output's order: by cutoff, then by customer."""
     buys = d[d["nb"] > 0]
     first = buys.groupby("cid", sort=True)["day"].min()
-    cids, fdays = first.index.to_numpy(np.int64), first.to_numpy(np.int64)
-    parts = [(k, cids[fdays <= cday], fdays[fdays <= cday]) for k, cday in zip(cut["k"], cut["cday"], strict=True)]
-    k = np.concatenate([np.full(len(c), kk, dtype=np.int64) for kk, c, _ in parts])
-    return k, np.concatenate([c for _, c, _ in parts]), np.concatenate([f for *_, f in parts])
+    cids, fdays = first.index.to_numpy(np.int64) - 1, first.to_numpy(np.int64)
+    parts = [(fdays <= cday) for cday in cut["cday"]]
+    j = np.concatenate([np.full(int(m.sum()), i, dtype=np.int64) for i, m in enumerate(parts)])
+    return j, np.concatenate([cids[m] for m in parts]), np.concatenate([fdays[m] for m in parts])
 
 
 def _keyed(frame: pd.DataFrame, k: np.ndarray, cid: np.ndarray) -> np.ndarray:
@@ -191,52 +204,58 @@ def _keyed(frame: pd.DataFrame, k: np.ndarray, cid: np.ndarray) -> np.ndarray:
     return np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else None, None)
 
 
-def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: np.ndarray, extra: dict, h: int, names: list[str]) -> pd.DataFrame:
+def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionArray, extra: dict, h: int,
+           names: list[str]) -> pd.DataFrame:
     """The catalogue's expressions at every (cutoff, customer) from the running sums."""
-    run = _Running(d)
-    k, cid, first_day = _markers(d, cut)
-    cday = cut["cday"].to_numpy(np.int64)[k - 1]
-    at = run.at(cid, cday)
-    tot = {c: run.value(c, at) for c in run.cum}
-    nb = tot["nb"]
-    recency = cday - tot["last_buy"]
-    max_age = int(cut["cday"].max() - d["day"].min()) if len(d) else 0
-    out = {
-        "cutoff": cut["cutoff"].to_numpy()[k - 1],
-        "customer_id": ids[cid - 1],
-        "recency_days": recency,
-        "frequency": nb,
-        "monetary": tot["net"],
-        "monetary_mean": tot["net"] / nb,
-        "tenure_days": (cday - first_day).astype(float),
+    j, cid, first_day = _markers(d, cut)
+    cdays = cut["cday"].to_numpy(np.int64)
+    run = _Running(d, cdays, len(ids), j, cid)
+    cday = cdays[j].astype(float)
+    nb = run.total("nb")
+    last_buy, gap_mean = run.total("last_buy"), run.total("gap_mean")
+    recency = cday - last_buy
+    gross = run.total("g")
+    gross = np.where(gross != 0, gross, np.nan)
+    max_age = int(cdays.max() - d["day"].min()) if len(d) else 0
+    num = {
+        "recency_days": lambda: recency,
+        "frequency": lambda: nb,
+        "monetary": lambda: run.total("net"),
+        "monetary_mean": lambda: run.total("net") / nb,
+        "tenure_days": lambda: cday - first_day,
+        **{f"orders_{w}d": (lambda w=w: run.band("nb", 0, w - 1)) for w in WINDOWS},
+        **{f"revenue_{w}d": (lambda w=w: run.band("net", 0, w - 1)) for w in WINDOWS},
+        "trend_orders_90d": lambda: run.band("nb", 0, 89) - run.band("nb", 90, 179),
+        "trend_revenue_90d": lambda: run.band("net", 0, 89) - run.band("net", 90, 179),
+        "orders_same_window_last_year": lambda: run.band("nb", max(365 - h, 0), 364),
+        "gap_mean_days": lambda: gap_mean,
+        "gap_std_days": lambda: run.total("gap_std"),
+        "recency_over_gap": lambda: recency / np.where(gap_mean != 0, gap_mean, np.nan),
+        "mean_order_value": lambda: run.total("gb") / nb,
+        "items_per_order": lambda: run.total("items") / nb,
+        "return_rate": lambda: run.total("r") / gross,
+        "discount_share": lambda: run.total("discount") / gross,
+        "weekend_share": lambda: run.total("wk") / nb,
+        "same_season_share": lambda: sum(run.band("nb", lo, hi) for lo, hi in _season_frames(h, max_age)) / nb,
+        "cutoff_month": lambda: np.array([c.month for c in cut["cutoff"]], dtype=float)[j],
+        "distinct_products": lambda: run.total("new_p"),
+        "distinct_categories": lambda: run.total("new_c"),
+        "top_category_share": lambda: _keyed(extra["top_category_share"], j + 1, cid + 1).astype(float),
     }
-    out |= {f"orders_{w}d": run.band("nb", cid, cday, 0, w - 1) for w in WINDOWS}
-    out |= {f"revenue_{w}d": run.band("net", cid, cday, 0, w - 1) for w in WINDOWS}
-    out["trend_orders_90d"] = out["orders_90d"] - run.band("nb", cid, cday, 90, 179)
-    out["trend_revenue_90d"] = out["revenue_90d"] - run.band("net", cid, cday, 90, 179)
-    out["orders_same_window_last_year"] = run.band("nb", cid, cday, max(365 - h, 0), 364)
-    out["gap_mean_days"], out["gap_std_days"] = tot["gap_mean"], tot["gap_std"]
-    out["recency_over_gap"] = recency / np.where(tot["gap_mean"] != 0, tot["gap_mean"], np.nan)
-    out["mean_order_value"] = tot["gb"] / nb
-    if "items" in tot:
-        out["items_per_order"] = tot["items"] / nb
-    gross = np.where(tot["g"] != 0, tot["g"], np.nan)
-    out["return_rate"] = tot["r"] / gross
-    if "discount" in tot:
-        out["discount_share"] = tot["discount"] / gross
-    out["weekend_share"] = tot["wk"] / nb
-    season = sum(run.band("nb", cid, cday, lo, hi) for lo, hi in _season_frames(h, max_age))
-    out["same_season_share"] = season / nb
-    out["cutoff_month"] = np.array([c.month for c in cut["cutoff"]], dtype=float)[k - 1]
-    out |= {n: tot[c] for c, n in (("new_p", "distinct_products"), ("new_c", "distinct_categories")) if n in names}
-    if "top_category_share" in extra:
-        out["top_category_share"] = _keyed(extra["top_category_share"], k, cid).astype(float)
-    if "country" in extra:
+    numeric = [n for n in names if n != "country"]
+    block = np.empty((len(numeric), len(j)))  # one float block, filled column by column (no copy after)
+    for i, n in enumerate(numeric):
+        block[i] = num[n]()
+    np.round(block, 9, out=block)  # as customer_features: parallel float sums differ in the last bits
+    df = pd.DataFrame(block.T, columns=numeric, copy=False)
+    df.insert(0, "customer_id", ids.take(cid))
+    df.insert(0, "cutoff", cut["cutoff"].to_numpy()[j])
+    if "country" in names:
         per_customer = extra["country"]  # one row per customer, in `cid` order
-        one = per_customer["country"].to_numpy(object)[cid - 1]
-        mixed = per_customer["mixed"].to_numpy(bool)[cid - 1]
-        out["country"] = np.where(mixed, _keyed(extra["country_mixed"], k, cid), one)
-    return pd.DataFrame(out)
+        one = per_customer["country"].to_numpy(object)[cid]
+        mixed = per_customer["mixed"].to_numpy(bool)[cid]
+        df["country"] = np.where(mixed, _keyed(extra["country_mixed"], j + 1, cid + 1), one)
+    return df
 
 
 def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int) -> pd.DataFrame:
@@ -246,18 +265,15 @@ def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *,
         _cutoff_tables(con, cutoffs)
         cut = con.execute("SELECT k, cutoff, cday FROM running_cut ORDER BY k").df()
         d = con.execute(days_sql(lines_cols, orders_cols, max(pd.to_datetime(cut["cutoff"]).dt.date))).df()
-        ids = np.asarray(con.execute("SELECT customer_id FROM running_ids ORDER BY cid").df()["customer_id"], object)
+        ids = con.execute("SELECT customer_id FROM running_ids ORDER BY cid").df()["customer_id"].astype(str).array
         extra = _extra_tables(con, "country" in orders_cols, "category" in lines_cols)
     finally:
         for t in TEMP:
             con.execute(f"DROP TABLE IF EXISTS {t}")
     cut["cutoff"] = pd.to_datetime(cut["cutoff"]).dt.date
-    names = [n for c, n in (("product_id", "distinct_products"), ("category", "distinct_categories")) if c in lines_cols]
+    names = [f.name for f in available(lines_cols)]
     df = _frame(d, cut, ids, extra, int(horizon_days), names)
-    df = df[[*KEYS, *(f.name for f in available(lines_cols))]]
-    numeric = [c for c in df.columns if c not in (*KEYS, "country")]
-    df[numeric] = df[numeric].astype(float).round(9)
-    df["customer_id"] = df["customer_id"].astype(str)
+    df = df[[*KEYS, *names]]
     if "country" in df:
         df["country"] = df["country"].fillna("unknown").astype(str)
     return df
