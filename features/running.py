@@ -171,8 +171,11 @@ class _Running:
         if offset not in self._index:
             k = len(self.cdays)
             seen_from = np.searchsorted(self.cdays, self.day + offset, side="left")  # k: never seen
-            counts = np.bincount(self.cid_d * (k + 1) + seen_from, minlength=self.n_ids * (k + 1))
-            seen = np.cumsum(counts.reshape(self.n_ids, k + 1), axis=1, dtype=np.int32)[self.cid, self.j]
+            grid = np.bincount(seen_from * self.n_ids + self.cid_d, minlength=(k + 1) * self.n_ids)
+            grid = grid.astype(np.int32).reshape(k + 1, self.n_ids)
+            for row in range(1, k):  # accumulate over the cutoffs, in place (row k: never seen, unused)
+                np.add(grid[row], grid[row - 1], out=grid[row])
+            seen = grid[self.j, self.cid]
             self._index[offset] = np.where(seen > 0, self.start[self.cid] + seen - 1, -1)
         return self._index[offset]
 
@@ -196,12 +199,12 @@ def _markers(d: pd.DataFrame, cut: pd.DataFrame) -> tuple[np.ndarray, np.ndarray
     return j, np.concatenate([cids[m] for m in parts]), np.concatenate([fdays[m] for m in parts])
 
 
-def _keyed(frame: pd.DataFrame, k: np.ndarray, cid: np.ndarray) -> np.ndarray:
-    """`value` of a (k, cid, value) frame at each (k, cid); missing -> NaN / None."""
-    index = pd.MultiIndex.from_arrays([frame["k"].to_numpy(np.int64), frame["cid"].to_numpy(np.int64)])
-    pos = index.get_indexer(pd.MultiIndex.from_arrays([k, cid]))
-    values = frame["value"].to_numpy()
-    return np.where(pos >= 0, values[np.maximum(pos, 0)] if len(values) else None, None)
+def _keyed(frame: pd.DataFrame, j: np.ndarray, cid: np.ndarray, n_ids: int) -> np.ndarray:
+    """`value` of a (k, cid, value) frame (1-based) at each (cutoff index j, customer index); missing -> None."""
+    keys = pd.Index((frame["k"].to_numpy(np.int64) - 1) * n_ids + frame["cid"].to_numpy(np.int64) - 1)
+    pos = keys.get_indexer(j * n_ids + cid)
+    values = np.append(frame["value"].to_numpy(object), None)  # -1 (not found) reads the None at the end
+    return values[pos]
 
 
 def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionArray, extra: dict, h: int,
@@ -240,7 +243,7 @@ def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionA
         "cutoff_month": lambda: np.array([c.month for c in cut["cutoff"]], dtype=float)[j],
         "distinct_products": lambda: run.total("new_p"),
         "distinct_categories": lambda: run.total("new_c"),
-        "top_category_share": lambda: _keyed(extra["top_category_share"], j + 1, cid + 1).astype(float),
+        "top_category_share": lambda: _keyed(extra["top_category_share"], j, cid, len(ids)).astype(float),
     }
     numeric = [n for n in names if n != "country"]
     block = np.empty((len(numeric), len(j)))  # one float block, filled column by column (no copy after)
@@ -250,11 +253,15 @@ def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionA
     df = pd.DataFrame(block.T, columns=numeric, copy=False)
     df.insert(0, "customer_id", ids.take(cid))
     df.insert(0, "cutoff", cut["cutoff"].to_numpy()[j])
-    if "country" in names:
+    if "country" in names:  # the customer's one country, or for the few with several the mode at the cutoff
         per_customer = extra["country"]  # one row per customer, in `cid` order
-        one = per_customer["country"].to_numpy(object)[cid]
-        mixed = per_customer["mixed"].to_numpy(bool)[cid]
-        df["country"] = np.where(mixed, _keyed(extra["country_mixed"], j + 1, cid + 1), one)
+        one = pd.array(per_customer["country"].fillna("unknown").to_numpy(object), dtype=ids.dtype)
+        country = one.take(cid)
+        mixed = np.flatnonzero(per_customer["mixed"].to_numpy(bool)[cid])
+        if len(mixed):
+            found = _keyed(extra["country_mixed"], j[mixed], cid[mixed], len(ids))
+            country[mixed] = pd.array(np.where(pd.isna(found), "unknown", found), dtype=ids.dtype)
+        df["country"] = country
     return df
 
 
@@ -273,7 +280,4 @@ def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *,
     cut["cutoff"] = pd.to_datetime(cut["cutoff"]).dt.date
     names = [f.name for f in available(lines_cols)]
     df = _frame(d, cut, ids, extra, int(horizon_days), names)
-    df = df[[*KEYS, *names]]
-    if "country" in df:
-        df["country"] = df["country"].fillna("unknown").astype(str)
-    return df
+    return df[[*KEYS, *names]]
