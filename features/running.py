@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from segment.features.catalogue import available
-from segment.schema import KEYS, WINDOWS
+from segment.schema import KEYS, PURCHASE_DAYS, WINDOWS
 
 EPOCH = "DATE '1970-01-01'"
 TEMP = ("running_cut", "running_ids", "running_country", "running_country_mixed", "running_category")
@@ -244,6 +244,7 @@ def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionA
         "distinct_products": lambda: run.total("new_p"),
         "distinct_categories": lambda: run.total("new_c"),
         "top_category_share": lambda: _keyed(extra["top_category_share"], j, cid, len(ids)).astype(float),
+        PURCHASE_DAYS: lambda: run.total("pdays"),
     }
     numeric = [n for n in names if n != "country"]
     block = np.empty((len(numeric), len(j)))  # one float block, filled column by column (no copy after)
@@ -265,8 +266,13 @@ def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionA
     return df
 
 
-def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int) -> pd.DataFrame:
-    """The frame `features.customer.customer_features` returns, computed from running sums per customer."""
+def running_features(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, with_purchase_days: bool = False
+) -> pd.DataFrame:
+    """The frame `features.customer.customer_features` returns, computed from running sums per customer.
+
+    `with_purchase_days` adds the last column `features.purchase_days.with_purchase_days` would add.
+    """
     lines_cols, orders_cols = set(con.table("lines").columns), set(con.table("orders").columns)
     try:
         _cutoff_tables(con, cutoffs)
@@ -278,6 +284,9 @@ def running_features(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *,
         for t in TEMP:
             con.execute(f"DROP TABLE IF EXISTS {t}")
     cut["cutoff"] = pd.to_datetime(cut["cutoff"]).dt.date
-    names = [f.name for f in available(lines_cols)]
-    df = _frame(d, cut, ids, extra, int(horizon_days), names)
-    return df[[*KEYS, *names]]
+    names = [f.name for f in available(lines_cols)] + ([PURCHASE_DAYS] if with_purchase_days else [])
+    d["pdays"] = (d["nb"] > 0).astype(float)  # a day with a purchase order
+    df = _frame(d, cut, ids, extra, int(horizon_days), names)[[*KEYS, *names]]
+    if df.empty and "country" in df:  # as the engine returns an empty text column
+        df["country"] = df["country"].astype(object)
+    return df
