@@ -47,8 +47,12 @@ def _season_frames(horizon_days: int, max_age_days: int) -> list[tuple[int, int]
     return [(365 * k + 365 - h, 365 * k + 364) for k in range(max(max_age_days, 0) // 365 + 1)]
 
 
-def days_sql(lines_cols: set[str], orders_cols: set[str], last_day: date) -> str:
-    """One row per (customer, day with an order up to `last_day`), in `running_ids` order then day order."""
+def days_sql(lines_cols: set[str], orders_cols: set[str], last_day: date, sampled: bool = False) -> str:
+    """One row per (customer, day with an order up to `last_day`), in `running_ids` order then day order.
+
+    `sampled`: `running_ids` holds only some customers; the others' lines and orders are skipped early.
+    """
+    only = " SEMI JOIN running_ids USING (customer_id)" if sampled else ""
     opt = [c for c in ("items", "discount") if c in orders_cols]
     extra = "".join(
         ", sum(items) FILTER (WHERE gross > 0) AS items" if c == "items" else ", sum(discount) AS discount" for c in opt
@@ -57,7 +61,8 @@ def days_sql(lines_cols: set[str], orders_cols: set[str], last_day: date) -> str
     first_ctes = "".join(
         f""", {n} AS (
         SELECT customer_id, day, count(*) AS {n} FROM (
-            SELECT customer_id, {col}, {_day('min("timestamp")')} AS day FROM lines WHERE amount > 0 GROUP BY ALL
+            SELECT customer_id, {col}, {_day('min("timestamp")')} AS day FROM lines{only} WHERE amount > 0
+            GROUP BY ALL
         ) GROUP BY ALL)"""
         for col, n in firsts
     )
@@ -67,7 +72,7 @@ def days_sql(lines_cols: set[str], orders_cols: set[str], last_day: date) -> str
     WITH po AS (
         SELECT *, {_day("ts")} AS day,
             CASE WHEN gross > 0 THEN epoch(ts - lag(ts) OVER w) / 86400.0 END AS gap
-        FROM orders WHERE ts < DATE '{last_day.isoformat()}' + INTERVAL 1 DAY
+        FROM orders{only} WHERE ts < DATE '{last_day.isoformat()}' + INTERVAL 1 DAY
         WINDOW w AS (PARTITION BY customer_id, gross > 0 ORDER BY ts, order_id)
     ),
     ps AS (
@@ -98,10 +103,11 @@ def _extra_tables(con: duckdb.DuckDBPyConnection, has_country: bool, has_categor
             """CREATE OR REPLACE TEMP TABLE running_country AS
             SELECT customer_id, any_value(country) AS one_country,
                    count(DISTINCT country) > 1 OR count(country) < count(*) AS mixed
-            FROM orders GROUP BY customer_id"""
+            FROM orders SEMI JOIN running_ids USING (customer_id) GROUP BY customer_id"""
         )
         out["country"] = con.execute(
-            "SELECT cid, one_country AS country, mixed FROM running_country JOIN running_ids USING (customer_id) ORDER BY cid"
+            "SELECT cid, one_country AS country, mixed "
+            "FROM running_country JOIN running_ids USING (customer_id) ORDER BY cid"
         ).df()
         out["country_mixed"] = con.execute(
             """WITH counts AS (
@@ -118,15 +124,19 @@ def _extra_tables(con: duckdb.DuckDBPyConnection, has_country: bool, has_categor
         out["top_category_share"] = con.execute(
             """SELECT k, cid, max(v) / nullif(sum(v), 0) AS value FROM (
                 SELECT c.k, x.customer_id, x.category, sum(x.amount) AS v
-                FROM lines x JOIN running_cut c ON x."timestamp" < c.cutoff + INTERVAL 1 DAY
+                FROM lines x SEMI JOIN running_ids i ON i.customer_id = x.customer_id
+                JOIN running_cut c ON x."timestamp" < c.cutoff + INTERVAL 1 DAY
                 WHERE x.amount > 0 GROUP BY ALL
             ) JOIN running_ids USING (customer_id) GROUP BY ALL"""
         ).df()
     return out
 
 
-def _cutoff_tables(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]) -> None:
-    """Create `running_cut` (numbered cutoffs) and `running_ids` (customer -> rank in the engine's order)."""
+def _cutoff_tables(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], customers: str | None) -> None:
+    """Create `running_cut` (numbered cutoffs) and `running_ids` (customer -> rank in the engine's order).
+
+    `running_ids` holds every customer, or only those in the relation `customers`.
+    """
     cut = pd.DataFrame({"cutoff": sorted(set(pd.to_datetime(list(cutoffs)).date))})
     con.register("running_cut_df", cut)
     try:
@@ -137,10 +147,11 @@ def _cutoff_tables(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]) -> N
         )
     finally:
         con.unregister("running_cut_df")
+    only = f" SEMI JOIN {customers} USING (customer_id)" if customers else ""
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE running_ids AS
+        f"""CREATE OR REPLACE TEMP TABLE running_ids AS
         SELECT customer_id, row_number() OVER (ORDER BY customer_id) AS cid
-        FROM (SELECT DISTINCT customer_id FROM orders)"""
+        FROM (SELECT DISTINCT customer_id FROM orders{only})"""
     )
 
 
@@ -189,8 +200,10 @@ class _Running:
 
 
 def _markers(d: pd.DataFrame, cut: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cutoff index j, customer index, first purchase day) of every customer at every cutoff at or after its
-    first purchase, in the output's order: by cutoff, then by customer."""
+    """(cutoff index j, customer index, first purchase day) at every cutoff on or after a first purchase.
+
+    In the output's order: by cutoff, then by customer.
+    """
     buys = d[d["nb"] > 0]
     first = buys.groupby("cid", sort=True)["day"].min()
     cids, fdays = first.index.to_numpy(np.int64) - 1, first.to_numpy(np.int64)
@@ -207,8 +220,9 @@ def _keyed(frame: pd.DataFrame, j: np.ndarray, cid: np.ndarray, n_ids: int) -> n
     return values[pos]
 
 
-def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionArray, extra: dict, h: int,
-           names: list[str]) -> pd.DataFrame:
+def _frame(
+    d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionArray, extra: dict, h: int, names: list[str]
+) -> pd.DataFrame:
     """The catalogue's expressions at every (cutoff, customer) from the running sums."""
     j, cid, first_day = _markers(d, cut)
     cdays = cut["cday"].to_numpy(np.int64)
@@ -267,17 +281,24 @@ def _frame(d: pd.DataFrame, cut: pd.DataFrame, ids: pd.api.extensions.ExtensionA
 
 
 def running_features(
-    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], *, horizon_days: int, with_purchase_days: bool = False
+    con: duckdb.DuckDBPyConnection,
+    cutoffs: Sequence[date],
+    *,
+    horizon_days: int,
+    with_purchase_days: bool = False,
+    customers: str | None = None,
 ) -> pd.DataFrame:
     """The frame `features.customer.customer_features` returns, computed from running sums per customer.
 
-    `with_purchase_days` adds the last column `features.purchase_days.with_purchase_days` would add.
+    `with_purchase_days` adds the last column `features.purchase_days.with_purchase_days` would add;
+    `customers` (a relation with `customer_id`) keeps only those customers' rows.
     """
     lines_cols, orders_cols = set(con.table("lines").columns), set(con.table("orders").columns)
     try:
-        _cutoff_tables(con, cutoffs)
+        _cutoff_tables(con, cutoffs, customers)
         cut = con.execute("SELECT k, cutoff, cday FROM running_cut ORDER BY k").df()
-        d = con.execute(days_sql(lines_cols, orders_cols, max(pd.to_datetime(cut["cutoff"]).dt.date))).df()
+        last = max(pd.to_datetime(cut["cutoff"]).dt.date)
+        d = con.execute(days_sql(lines_cols, orders_cols, last, sampled=customers is not None)).df()
         ids = con.execute("SELECT customer_id FROM running_ids ORDER BY cid").df()["customer_id"].astype(str).array
         extra = _extra_tables(con, "country" in orders_cols, "category" in lines_cols)
     finally:

@@ -3,7 +3,6 @@
 from datetime import date, timedelta
 
 import numpy as np
-
 import pandas as pd
 import pytest
 
