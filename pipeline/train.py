@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from segment.config import Config, ModelsConfig
+from segment.features.engine import DuckDBEngine
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
 from segment.models.capped import TrainingSample, training_sample
@@ -73,10 +74,12 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     cutoffs = [*plan.train, *plan.validation, data.last]
     found = data_warnings(data, plan)
     with stage(f"features at {len(cutoffs)} cutoffs ({plan.train[0]} .. {data.last})"):
-        # the training-row cap chooses its customers first, so the full training frame is never built
-        sample = training_sample(
-            data.engine, plan.train, cfg.models.max_training_rows, cfg.models.lightgbm.random_state
-        )
+        # DuckDB: the training-row cap chooses its customers first, so the full training frame is never built
+        # (another engine: `bounded` below cuts the built frame, which keeps the same customers)
+        sample = None
+        if isinstance(data.engine, DuckDBEngine):
+            seed = cfg.models.lightgbm.random_state
+            sample = training_sample(data.engine, plan.train, cfg.models.max_training_rows, seed)
         snaps = build_snapshots(
             data.engine, cutoffs, labelled=cutoffs[:-1], segmented=[validation, data.last], time=cfg.time,
             segments=cfg.segments, sample=sample, sampled=plan.train,
