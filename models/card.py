@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segment.features.snapshots import SnapshotPlan
+from segment.models.capped import TrainingSample
 
 QUESTION = {
     "propensity": "Will this customer place an order in the next {h} days?",
@@ -12,8 +13,18 @@ QUESTION = {
 }
 
 
-def model_card(target: str, plan: SnapshotPlan, result, lookback_days: int, version: int | None = None) -> str:
-    """Markdown: question, population, data window, training design, metrics against baselines, top features."""
+def model_card(
+    target: str,
+    plan: SnapshotPlan,
+    result,
+    lookback_days: int,
+    version: int | None = None,
+    sample: TrainingSample | None = None,
+) -> str:
+    """Markdown: question, population, data window, training design, metrics against baselines, top features.
+
+    `sample`: the training-row cap, when it cut the training rows (said in the data paragraph).
+    """
     h = plan.horizon_days
     rows = result.rows
     metrics = pd.DataFrame(result.metrics).T[["roc_auc", "pr_auc", "brier", "ece", "lift_top_decile"]]
@@ -39,7 +50,8 @@ def model_card(target: str, plan: SnapshotPlan, result, lookback_days: int, vers
         f"{(plan.train[1] - plan.train[0]).days if len(plan.train) > 1 else 0} days; validation cutoff "
         f"{', '.join(map(str, plan.validation))}; labels from the {h} days after each cutoff. "
         f"{rows.get('train_rows', 0):,} training rows, {rows.get('tuning_rows', 0):,} tuning rows (a fixed fifth "
-        f"of the customers), {rows.get('validation_rows', 0):,} validation rows.",
+        f"of the customers), {rows.get('validation_rows', 0):,} validation rows."
+        + (f" {sample.note()}" if sample is not None else ""),
         "",
         f"**Model.** LightGBM ({rows.get('best_iteration', 0)} trees, early-stopped on the tuning rows of a "
         f"lagged booster); calibration: {result.calibration.get('method', 'none')}, fitted on "

@@ -20,6 +20,20 @@ def _rank_key(customer_ids: pd.Series, seed: int) -> np.ndarray:
     return pd.util.hash_pandas_object(customer_ids, index=False, hash_key=salt).to_numpy()
 
 
+def kept_customers(counts: pd.Series, max_rows: int, seed: int = 0) -> pd.Index:
+    """The customers kept from `counts` (customer id -> its rows), under `max_rows` rows in all.
+
+    Taken in the order of a seeded hash of their id until the next one would pass `max_rows`: depends
+    only on the ids, their counts and the seed (`models.capped` applies it before the feature query).
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    ids = pd.Series(counts.index.astype(str), index=counts.index)
+    order = np.lexsort((ids.to_numpy(), _rank_key(ids, seed)))  # ties on the key: by id, deterministic
+    within = np.cumsum(counts.to_numpy()[order]) <= max_rows
+    return counts.index[order][within]
+
+
 def sample_customers(snapshots: pd.DataFrame, max_rows: int | None, seed: int = 0) -> pd.DataFrame:
     """The rows of a seeded sample of customers with at most `max_rows` rows in all (all rows when they fit).
 
@@ -28,11 +42,5 @@ def sample_customers(snapshots: pd.DataFrame, max_rows: int | None, seed: int = 
     """
     if max_rows is None or len(snapshots) <= max_rows:
         return snapshots
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-    counts = snapshots["customer_id"].value_counts(sort=False)
-    ids = pd.Series(counts.index.astype(str), index=counts.index)
-    order = np.lexsort((ids.to_numpy(), _rank_key(ids, seed)))  # ties on the key: by id, deterministic
-    within = np.cumsum(counts.to_numpy()[order]) <= max_rows
-    kept = counts.index[order][within]
+    kept = kept_customers(snapshots["customer_id"].value_counts(sort=False), max_rows, seed)
     return snapshots[snapshots["customer_id"].isin(kept)]

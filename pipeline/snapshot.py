@@ -14,11 +14,11 @@ from datetime import date
 import pandas as pd
 
 from segment.config import SegmentsConfig, TimeConfig
-from segment.features.customer import customer_features
+from segment.features.at_cutoffs import features_at
 from segment.features.engine import Engine
 from segment.features.gaps import gap_quantiles
 from segment.features.labels import attach_labels, future_buyers
-from segment.features.purchase_days import purchase_days, with_purchase_days
+from segment.models.capped import TrainingSample
 from segment.models.segments import rule_based_segments
 from segment.schema import CUTOFF
 
@@ -64,10 +64,16 @@ def build_snapshots(
     segmented: Sequence[date] = (),
     time: TimeConfig,
     segments: SegmentsConfig,
+    sample: TrainingSample | None = None,
+    sampled: Sequence[date] = (),
 ) -> Snapshots:
-    """Features at every cutoff; labels at the `labelled` ones; rule segments at the `segmented` ones."""
-    feats = customer_features(engine, cutoffs, horizon_days=time.horizon_days)
-    feats = with_purchase_days(feats, purchase_days(engine, cutoffs))  # BG/NBD's x, an input of the blend
+    """Features at every cutoff; labels at the `labelled` ones; rule segments at the `segmented` ones.
+
+    With a `sample`, the `sampled` cutoffs (training's) have only the sampled customers' rows.
+    """
+    # with BG/NBD's x (an input of the blend); running sums at many cutoffs, the per-cutoff query at one
+    customers = sample.customers if sample is not None else None
+    feats = features_at(engine, cutoffs, horizon_days=time.horizon_days, customers=customers, sampled=sampled)
     labels = feats[feats[CUTOFF].isin(labelled)]
     if len(labelled):
         buyers = future_buyers(engine, labelled, time.horizon_days)

@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from segment.config import Config, ModelsConfig
+from segment.features.engine import DuckDBEngine
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models import search
+from segment.models.capped import TrainingSample, training_sample
 from segment.models.clusters import Segmenter
 from segment.models.sampling import sample_customers
 from segment.models.splits import model_inputs
@@ -41,6 +43,7 @@ class TrainResult:
     drift_reference: dict[str, dict]  # what `score` compares the scored population against
     warnings: tuple[str, ...] = ()  # about the data (short history, future dates): on stderr and in the report
     values: ValueFits = field(default_factory=ValueFits)  # value by horizon and timing (pipeline/valuing.py)
+    sample: TrainingSample | None = None  # the training-row cap, when it cut (models/capped.py)
 
     @property
     def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -71,9 +74,15 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     cutoffs = [*plan.train, *plan.validation, data.last]
     found = data_warnings(data, plan)
     with stage(f"features at {len(cutoffs)} cutoffs ({plan.train[0]} .. {data.last})"):
+        # DuckDB: the training-row cap chooses its customers first, so the full training frame is never built
+        # (another engine: `bounded` below cuts the built frame, which keeps the same customers)
+        sample = None
+        if isinstance(data.engine, DuckDBEngine):
+            seed = cfg.models.lightgbm.random_state
+            sample = training_sample(data.engine, plan.train, cfg.models.max_training_rows, seed)
         snaps = build_snapshots(
             data.engine, cutoffs, labelled=cutoffs[:-1], segmented=[validation, data.last], time=cfg.time,
-            segments=cfg.segments,
+            segments=cfg.segments, sample=sample, sampled=plan.train,
         )  # fmt: skip
     with stage("k-means segments"), meter("k tried") as tried:
         segments = segment_customers(
@@ -93,8 +102,9 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     reference = drift.reference(
         reference_rows, model_inputs(reference_rows), history=snaps.labelled, lag_days=cfg.time.horizon_days
     )
-    values = fit_value_models(data, cfg, known_features=snaps.features)  # reuses the snapshot's features
-    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values)
+    # the value step reuses the snapshot's features: at training cutoffs only the sampled customers' rows
+    values = fit_value_models(data, cfg, known_features=snaps.features)
+    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values, sample)
 
 
 def train(cfg: Config, config_path: Path) -> record.TrainRecord:

@@ -1,4 +1,4 @@
-"""Cost of 32 cutoffs vs 1 cutoff for the current feature query and the running-sum prototype.
+"""Cost of 32 cutoffs vs 1 cutoff for the per-cutoff feature query and the running-sum formulation.
 
 `python scripts/perf/features_cutoffs.py FILE [--repeats 3] [--check]`
 

@@ -1,0 +1,72 @@
+"""The training-row cap applied before the feature query, so a big store never builds its full frame.
+
+`models.sampling.sample_customers` cuts the training-cutoff rows of a built frame; at 100M lines that
+frame has about 46M rows (13 GiB in pandas) before it is cut. The same customers can be chosen from one
+number per customer: its rows at the training cutoffs, which is how many training cutoffs fall on or
+after its first purchase (a customer has a feature row at every cutoff from its first purchase on).
+Those counts come from one grouped query over the orders; `kept_customers` then applies the same salted
+hash and the same cut, so the kept customers are exactly those `sample_customers` would keep.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from segment.features.engine import Engine
+from segment.models.sampling import kept_customers
+from segment.schema import CUSTOMER_ID, CUTOFF
+
+
+@dataclass(frozen=True)
+class TrainingSample:
+    """The customers whose training-cutoff rows are kept, and what the cap cost."""
+
+    customers: tuple[str, ...]
+    rows_available: int  # training-cutoff rows of every customer
+    rows_sampled: int  # those of the kept customers
+    customers_available: int
+    max_rows: int
+    seed: int
+
+    def note(self) -> str:
+        """One sentence for the model card."""
+        return (
+            f"Training capped at models.max_training_rows = {self.max_rows:,}: {self.rows_sampled:,} of "
+            f"{self.rows_available:,} training-cutoff rows ({len(self.customers):,} of {self.customers_available:,} "
+            f"customers, whole customers by a seeded hash of their id, seed {self.seed}); validation rows not sampled."
+        )
+
+
+def rows_per_customer_sql(orders: str, cutoffs: str) -> str:
+    """(customer_id, rows): the training cutoffs on or after each customer's first purchase day."""
+    return f"""WITH first_buy AS (
+            SELECT customer_id, min(CAST(ts AS DATE)) AS day FROM {orders} WHERE gross > 0 GROUP BY customer_id)
+        SELECT f.customer_id AS {CUSTOMER_ID}, count(*) AS rows
+        FROM first_buy f JOIN {cutoffs} c ON f.day <= CAST(c.{CUTOFF} AS DATE)
+        GROUP BY f.customer_id"""
+
+
+def rows_per_customer(engine: Engine, train_cutoffs: Sequence[date], orders: str = "orders") -> pd.Series:
+    """Customer id (text) -> its number of training-cutoff rows (customers with none are absent)."""
+    engine.register("cap_cutoffs", pd.DataFrame({CUTOFF: sorted(set(pd.to_datetime(list(train_cutoffs)).date))}))
+    df = engine.query(rows_per_customer_sql(orders, "cap_cutoffs"))
+    return pd.Series(df["rows"].to_numpy(), index=df[CUSTOMER_ID].astype(str).to_numpy(), name="rows")
+
+
+def training_sample(
+    engine: Engine, train_cutoffs: Sequence[date], max_rows: int | None, seed: int, orders: str = "orders"
+) -> TrainingSample | None:
+    """The customers to keep at the training cutoffs, or None when every row fits under `max_rows`."""
+    if max_rows is None:
+        return None
+    counts = rows_per_customer(engine, train_cutoffs, orders)
+    available = int(counts.sum())
+    if available <= max_rows:
+        return None
+    kept = kept_customers(counts, max_rows, seed)
+    rows = int(counts[kept].sum())
+    return TrainingSample(tuple(sorted(map(str, kept))), available, rows, len(counts), max_rows, seed)

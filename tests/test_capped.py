@@ -1,0 +1,99 @@
+"""The training-row cap chosen before the feature query keeps exactly the customers `sample_customers` keeps."""
+
+from datetime import timedelta
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from segment.config import SegmentsConfig, TimeConfig
+from segment.features.at_cutoffs import features_at
+from segment.features.engine import DuckDBEngine
+from segment.features.snapshots import SnapshotPlan
+from segment.models.capped import rows_per_customer, training_sample
+from segment.models.card import model_card
+from segment.models.sampling import sample_customers
+from segment.pipeline.prepare import connect, data_span, prepare
+from segment.pipeline.snapshot import build_snapshots
+from tests.conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_engine(tmp_path_factory):
+    """The bundled sample prepared once, with 20 training cutoffs and the frame `customer_features` gives."""
+    from segment.pipeline.config_file import load_config
+    from tests.conftest import RETAIL_COLUMNS, write_config
+
+    folder = tmp_path_factory.mktemp("capped")
+    sample = pd.concat([pd.read_parquet(p) for p in sorted(SAMPLE.glob("*.parquet"))], ignore_index=True)
+    sample.to_parquet(folder / "sample.parquet", index=False)
+    cfg = load_config(write_config(folder, {"source": [str(folder / "sample.parquet")], "columns": RETAIL_COLUMNS}))
+    con = connect()
+    prepare(con, cfg.data)
+    _, last = data_span(con)
+    train = sorted(last - timedelta(days=200 + 14 * i) for i in range(20))
+    later = [last - timedelta(days=90), last]
+    engine = DuckDBEngine(con)
+    full = features_at(engine, [*train, *later], horizon_days=90)
+    return engine, train, later, full
+
+
+@pytest.mark.parametrize("cap, seed", [(1000, 0), (4000, 7), (9000, 3)])
+def test_the_sql_sample_keeps_exactly_the_customers_sample_customers_keeps(sample_engine, cap, seed):
+    engine, train, _, full = sample_engine
+    train_rows = full[full["cutoff"].isin(train)]
+    assert len(train_rows) > cap  # the cap cuts
+    expected = sample_customers(train_rows, cap, seed)
+    got = training_sample(engine, train, cap, seed)
+    assert set(got.customers) == set(expected["customer_id"])
+    assert (got.rows_sampled, got.rows_available, got.seed) == (len(expected), len(train_rows), seed)
+    assert got.customers_available == train_rows["customer_id"].nunique()
+    assert rows_per_customer(engine, train).to_dict() == train_rows["customer_id"].value_counts().to_dict()
+
+
+def test_no_sample_when_every_row_fits_or_there_is_no_cap(sample_engine):
+    engine, train, _, full = sample_engine
+    rows = int(full["cutoff"].isin(train).sum())
+    assert training_sample(engine, train, None, 0) is None
+    assert training_sample(engine, train, rows, 0) is None
+    assert training_sample(engine, train, rows - 1, 0) is not None
+
+
+@pytest.mark.parametrize("n_sampled", [20, 2])  # running sums; the per-cutoff query on copies of the rows
+def test_features_of_a_sample_are_the_full_frame_cut_and_other_cutoffs_stay_whole(sample_engine, n_sampled):
+    engine, train, later, full = sample_engine
+    train = train[-n_sampled:]
+    full = full[full["cutoff"].isin([*train, *later])].reset_index(drop=True)
+    sample = training_sample(engine, train, 2000 if n_sampled > 2 else 500, seed=1)
+    got = features_at(engine, [*train, *later], horizon_days=90, customers=sample.customers, sampled=train)
+    keep = ~full["cutoff"].isin(train) | full["customer_id"].isin(sample.customers)
+    assert 0 < len(got) < len(full)
+    pd.testing.assert_frame_equal(got, full[keep].reset_index(drop=True))
+    assert len(got[got["cutoff"].isin(train)]) == sample.rows_sampled
+
+
+def test_build_snapshots_with_a_sample_labels_the_cut_rows_like_the_whole(sample_engine):
+    engine, train, later, _ = sample_engine
+    cfg = SimpleNamespace(time=TimeConfig(), segments=SegmentsConfig())
+    cutoffs = [*train, *later]
+    whole = build_snapshots(engine, cutoffs, labelled=cutoffs[:-1], time=cfg.time, segments=cfg.segments)
+    sample = training_sample(engine, train, 3000, seed=0)
+    cut = build_snapshots(
+        engine, cutoffs, labelled=cutoffs[:-1], time=cfg.time, segments=cfg.segments, sample=sample, sampled=train
+    )
+    keep = ~whole.labelled["cutoff"].isin(train) | whole.labelled["customer_id"].isin(sample.customers)
+    pd.testing.assert_frame_equal(cut.labelled, whole.labelled[keep].reset_index(drop=True))
+
+
+def test_the_model_card_says_when_training_was_capped(sample_engine):
+    engine, train, _, _ = sample_engine
+    sample = training_sample(engine, train, 1000, seed=5)
+    plan = SnapshotPlan(train=tuple(train), validation=(train[-1] + timedelta(days=120),), horizon_days=90)
+    metrics = {"roc_auc": 0.8, "pr_auc": 0.5, "brier": 0.1, "ece": 0.01, "lift_top_decile": 2.0}
+    result = SimpleNamespace(
+        rows={"train_rows": 800}, metrics={"model": metrics}, importance=None, calibration={}, notes={}
+    )
+    card = model_card("propensity", plan, result, 90, sample=sample)
+    assert f"{sample.rows_sampled:,} of {sample.rows_available:,} training-cutoff rows" in card
+    assert "seed 5" in card and "models.max_training_rows = 1,000" in card
+    assert "capped" not in model_card("propensity", plan, result, 90)
