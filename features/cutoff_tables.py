@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from segment.features.at_cutoffs import features_at
 from segment.features.btyd import purchase_day_summaries
 from segment.features.customer import customer_features
 from segment.features.engine import DuckDBEngine
@@ -70,13 +71,19 @@ class CutoffTables:
         return rows_at(held, wanted)
 
     def features(self, cutoffs: Sequence[date]) -> pd.DataFrame:
-        """`customer_features` at `cutoffs` (ordered by cutoff and customer): held rows, the rest computed."""
-        return self._get(
-            self._features,
-            "features",
-            cutoffs,
-            lambda cs: customer_features(DuckDBEngine(self.con), cs, horizon_days=self.feature_horizon),
-        )
+        """`customer_features` at `cutoffs` (ordered by cutoff and customer): held rows, the rest computed.
+
+        The rest by `features_at` (running sums from a few cutoffs on: other horizons' plans need ~30).
+        """
+
+        def build(cs: Sequence[date]) -> pd.DataFrame:
+            engine = DuckDBEngine(self.con)
+            if not isinstance(self.con, duckdb.DuckDBPyConnection):  # Spark's stand-in: the per-cutoff SQL
+                return customer_features(engine, cs, horizon_days=self.feature_horizon)
+            frame = features_at(engine, cs, horizon_days=self.feature_horizon)
+            return frame.drop(columns=[c for c in NOT_FEATURES if c in frame])
+
+        return self._get(self._features, "features", cutoffs, build)
 
     def summaries(self, cutoffs: Sequence[date]) -> pd.DataFrame:
         """`purchase_day_summaries` at `cutoffs`: held rows, the rest computed."""

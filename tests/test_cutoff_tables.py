@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from segment.config import Config
+from segment.features.at_cutoffs import features_at
 from segment.features.btyd import purchase_day_summaries
 from segment.features.customer import customer_features
 from segment.features.cutoff_tables import CutoffTables
@@ -78,14 +79,14 @@ def fits(sample) -> tuple[ValueFits, ValueFits, list[date], int]:
 
     def recording(engine, cutoffs, **kw):
         built.extend(cutoffs)
-        return customer_features(engine, cutoffs, **kw)
+        return features_at(engine, cutoffs, **kw)
 
     def counting(*args, **kw):
         bg_fits.append(1)
         return bgnbd_fit(*args, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("segment.features.cutoff_tables.customer_features", recording)
+        mp.setattr("segment.features.cutoff_tables.features_at", recording)
         mp.setattr("segment.models.bgnbd.fit", counting)
         reused = fit_value_models(data, cfg, known_features=known)
     return fresh, reused, built, len(bg_fits)
