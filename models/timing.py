@@ -163,6 +163,7 @@ def fit_timing(
     btyd: BtydParams | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    rows_available: int | None = None,
 ) -> TimingResult:
     """Fit the hazard on the training cutoffs; score it and the baselines on the validation cutoffs.
 
@@ -172,12 +173,13 @@ def fit_timing(
     at the validation cutoff) is given; `btyd`: BG/NBD and Gamma-Gamma already fitted on it, not refitted.
     `max_rows` bounds the hazard's person-period rows (up to one per grid point per training row): the
     training rows are cut to a seeded sample of whole customers with at most `max_rows / len(grid)` rows.
+    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card.
     """
     grid, note = timing_grid(cfg, plan.horizon_days)
     n = grid[-1]
     notes = {"grid": note} if note else {}
     train, val = train_validation_rows(snapshots, plan)
-    available = len(train)
+    available = rows_available or len(train)
     train = sample_customers(train, None if max_rows is None else max(max_rows // len(grid), 1), seed)
     features = value_feature_columns(snapshots)
     fit_rows, tune_rows = split_tuning(train)

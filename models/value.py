@@ -144,6 +144,7 @@ def fit_value(
     btyd: BtydParams | None = None,
     max_rows: int | None = None,
     seed: int = 0,
+    rows_available: int | None = None,
 ) -> ValueResult:
     """Fit `cfg.model` for the plan's horizon on the training cutoffs; score it and the baselines on validation.
 
@@ -154,10 +155,11 @@ def fit_value(
     Gamma-Gamma already fitted on `summary` (the BTYD inputs' fit at the validation cutoff), not refitted.
     `max_rows`: the training rows are cut to a seeded sample of whole customers above it
     (`models.max_training_rows`, as for the classifiers); validation rows stay whole.
+    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card.
     """
     h = plan.horizon_days
     train, val = train_validation_rows(snapshots, plan)
-    available = len(train)
+    available = rows_available or len(train)
     train = sample_customers(train, max_rows, seed)
     features = value_feature_columns(snapshots)
     fit_rows, tune_rows = split_tuning(train)

@@ -17,6 +17,7 @@ from segment.errors import InputError
 from segment.features.cutoff_tables import CutoffTables
 from segment.features.snapshots import SnapshotPlan, plan_snapshots
 from segment.models.btyd import value_snapshots
+from segment.models.capped import TrainingSample
 from segment.models.timing import TimingResult, fit_timing, timing_grid
 from segment.models.value import ValueResult, fit_value
 from segment.models.value_metrics import metric_names
@@ -49,11 +50,14 @@ def value_metric_names(name: str, metrics: dict[str, dict[str, float]]) -> dict[
     return out
 
 
-def fit_value_models(data: Prepared, cfg: Config, known_features: pd.DataFrame | None = None) -> ValueFits:
+def fit_value_models(
+    data: Prepared, cfg: Config, known_features: pd.DataFrame | None = None, sample: TrainingSample | None = None
+) -> ValueFits:
     """For each H: plan, value snapshots (features + BTYD + labels), the value fit; timing for the first H.
 
     `known_features`: the snapshot step's customer features (`Snapshots.features`, built with the same
     `time.horizon_days`); their cutoffs are reused, so only cutoffs of other horizons' plans are computed.
+    `sample`: the training-row cap the snapshot step applied (its rows are the known features'), for the cards.
     """
     value: dict[int, ValueResult] = {}
     plans: dict[int, SnapshotPlan] = {}
@@ -78,6 +82,8 @@ def fit_value_models(data: Prepared, cfg: Config, known_features: pd.DataFrame |
             summary = tables.summary(plan.validation[-1])  # the BTYD baselines' input, built with the BTYD features
             btyd = tables.btyd.get(plan.validation[-1])  # and their models, fitted there for the BTYD features
             cap = {"max_rows": cfg.models.max_training_rows, "seed": cfg.models.lightgbm.random_state}
+            if sample is not None and h == cfg.time.horizon_days:  # the snapshot step's plan: already capped there
+                cap["rows_available"] = sample.rows_available
             value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd, **cap)
             plans[h] = plan
             if h == first:

@@ -250,6 +250,8 @@ def test_value_and_timing_training_is_capped_by_whole_customers_and_the_card_say
     assert value.metrics["model"]["spearman"] > value.metrics["last_h_days"]["spearman"]  # still a model
     assert "Training was capped" in value_card("value", plan, value)
     assert "Training was capped" not in value_card("value", plan, fit_value(snaps, plan, ValueConfig(), FAST))
+    upstream = fit_value(snaps, plan, ValueConfig(), FAST, rows_available=available + 500)  # capped by the snapshot
+    assert f"{available:,} of {available + 500:,} training-cutoff rows" in value_card("value", plan, upstream)
     timing = fit_timing(snaps, plan, ValueConfig(), FAST, max_rows=3000, seed=7)
     assert timing.rows["train_rows"] + timing.rows["tuning_rows"] <= 3000  # person-period rows: the fitted frame
     assert timing.rows["training_rows_sampled"] <= 3000 // len(timing.grid)
