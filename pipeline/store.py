@@ -35,6 +35,7 @@ from segment.pipeline.store_lock import StoreLock
 STORE, FILE_ID = "store", su.FILE_ID
 CLEAN = "store_clean_lines"  # temp view of the stored lines without the store's own columns
 ATTEMPTS = 3
+_leases: dict[int, weakref.finalize] = {}  # connection id -> the release of its shared lock
 
 
 def store_path(cfg: Config) -> Path:
@@ -118,7 +119,9 @@ def _sql_path(path: Path) -> str:
     return str(path).replace("'", "''")
 
 
-def _update(con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, listed: list[Listed], wanted: str, rebuild: bool) -> None:
+def _update(
+    con: duckdb.DuckDBPyConnection, cfg: Config, path: Path, listed: list[Listed], wanted: str, rebuild: bool
+) -> None:
     """Bring the store up to date with the sources, under the exclusive lock."""
     state = _open(con, path, read_only=False)
     if rebuild or state is None or state.fingerprint != wanted:
@@ -257,7 +260,19 @@ def _record_files(
     rows, rule_rows = [], []
     for i, (f, src) in enumerate(zip(listed, files, strict=True)):
         per_rule = counts.get(first + i, {})
-        rows.append((first + i, f.path, src.format, f.size, f.mtime_ns, content_hash(f.path), src.rows, per_rule.get(0, 0), wanted))
+        rows.append(
+            (
+                first + i,
+                f.path,
+                src.format,
+                f.size,
+                f.mtime_ns,
+                content_hash(f.path),
+                src.rows,
+                per_rule.get(0, 0),
+                wanted,
+            )
+        )
         rule_rows += [(first + i, name, per_rule.get(n, 0)) for n, (name, _) in enumerate(rules, 1)]
     con.executemany(f"INSERT INTO {STORE}.files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     con.executemany(f"INSERT INTO {STORE}.file_rules VALUES (?, ?, ?)", rule_rows)
@@ -275,7 +290,9 @@ def _record_meta(con: duckdb.DuckDBPyConnection, rules: list[tuple[str, str]], w
         "fingerprint": wanted,
         "rules": [name for name, _ in rules],
         "rows_out": rows_out,
-        "described": {k: v for k, v in described.to_dict().items() if k not in ("files", "rows_in", "dropped", "rows_out")},
+        "described": {
+            k: v for k, v in described.to_dict().items() if k not in ("files", "rows_in", "dropped", "rows_out")
+        },
         "span": [str(first) if first else None, str(last) if last else None],
     }
     con.execute(f"DELETE FROM {STORE}.meta")
@@ -292,7 +309,9 @@ def _serve(
     con.execute(f"CREATE OR REPLACE VIEW lines AS SELECT * EXCLUDE ({LINE_HASH}, {FILE_ID}) FROM {STORE}.lines")
     con.execute(f"CREATE OR REPLACE VIEW orders AS SELECT * FROM {STORE}.orders")
     if attributes and cfg.data.customer_attributes:
-        con.execute(f"CREATE OR REPLACE TABLE customer_attributes AS {su.attributes_sql(cfg.data, f'{STORE}.attributes')}")
+        con.execute(
+            f"CREATE OR REPLACE TABLE customer_attributes AS {su.attributes_sql(cfg.data, f'{STORE}.attributes')}"
+        )
     by_path = {
         r[0]: r[1:]
         for r in con.execute(
@@ -315,6 +334,16 @@ def _serve(
     for key, value in meta["described"].items():
         setattr(report, key, value)
     fit_memory_limit(con, report.rows_in)
-    weakref.finalize(con, lock.release)  # the shared lock lives as long as the connection reading the store
+    # the shared lock lives as long as the connection reading the store, or until `release`
+    _leases[id(con)] = weakref.finalize(con, lock.release)
     first, last = (date.fromisoformat(d) if d else None for d in meta["span"])
     return Prepared(DuckDBEngine(con), report, first, last)
+
+
+def release(data: Prepared) -> None:
+    """Close the connection of `data` and drop its shared lock on the store now, not when it is collected."""
+    con = data.engine.con
+    lease = _leases.pop(id(con), None)
+    con.close()
+    if lease is not None:
+        lease()

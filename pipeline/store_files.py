@@ -64,6 +64,7 @@ class Listed:
 
     @classmethod
     def of(cls, path: Path) -> Listed:
+        """The file as it is now."""
         st = os.stat(path)
         return cls(str(path), st.st_size, st.st_mtime_ns)
 
@@ -89,6 +90,7 @@ class Changes:
 
     @property
     def empty(self) -> bool:
+        """Nothing to do: the store is up to date."""
         return not (self.new or self.gone or self.touched)
 
 

@@ -1,5 +1,7 @@
-"""The store's SQL: stage new files with today's cleaning rules, remove duplicates against what is stored,
-take out removed or changed files, rebuild the orders of the keys that changed.
+"""The store's SQL: new files cleaned by today's rules, duplicates, removed files, orders of changed keys.
+
+New files are staged and cleaned with the rules of a full run, duplicates are removed against what is
+stored, removed or changed files are taken out, and the orders of the keys that changed are rebuilt.
 
 Tables of the store (attached as `store`): `lines` (clean columns + `line_hash` + `file_id`), `duplicates`
 (the lines dropped as copies of a stored one, same columns: they come back when the file of the stored
@@ -9,6 +11,8 @@ every kept line of every stored file; `lines` holds each distinct line once, as 
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import duckdb
 
@@ -29,8 +33,6 @@ KEY_ON = (
 
 def read_new(con: duckdb.DuckDBPyConnection, cfg: DataConfig, paths: list[str]) -> list[SourceFile]:
     """The view `store_raw` over the new files, checked as a full run checks them (before any transaction)."""
-    from pathlib import Path
-
     return load_lines(con, cfg, table=RAW, paths=[Path(p) for p in paths], index_column=INDEX)
 
 
@@ -47,7 +49,9 @@ def stage(
     sql, rules = ruled_lines_sql(cfg, cols, RAW, carry)
     con.execute(f"CREATE TABLE {target} AS {sql}")
     counts: dict[int, dict[int, int]] = {}
-    for file_id, rule, n in con.execute(f"SELECT {FILE_ID}, {DROP_RULE}, count(*) FROM {target} GROUP BY ALL").fetchall():
+    for file_id, rule, n in con.execute(
+        f"SELECT {FILE_ID}, {DROP_RULE}, count(*) FROM {target} GROUP BY ALL"
+    ).fetchall():
         counts.setdefault(file_id, {})[rule] = n
     if any(rule for per_file in counts.values() for rule in per_file):
         con.execute(f"DELETE FROM {target} WHERE {DROP_RULE} <> 0")
@@ -66,8 +70,8 @@ def stage_attributes(con: duckdb.DuckDBPyConnection, cfg: DataConfig, first_id: 
         parts.append(f'arg_max("attr__{a}", "timestamp") AS "{a}"')
         parts.append(f'max("timestamp") FILTER (WHERE "attr__{a}" IS NOT NULL) AS "{a}__ts"')
     con.execute(
-        f"""INSERT INTO {target} SELECT CAST({INDEX} + {first_id} AS UINTEGER) AS {FILE_ID}, customer_id, {", ".join(parts)}
-        FROM {RAW} WHERE customer_id IS NOT NULL GROUP BY ALL"""
+        f"""INSERT INTO {target} SELECT CAST({INDEX} + {first_id} AS UINTEGER) AS {FILE_ID}, customer_id,
+        {", ".join(parts)} FROM {RAW} WHERE customer_id IS NOT NULL GROUP BY ALL"""
     )
 
 
@@ -148,9 +152,7 @@ def remove_files(con: duckdb.DuckDBPyConnection, gone: list[int], keys: str) -> 
     )
     con.execute(f"DELETE FROM store.lines WHERE {FILE_ID} IN ({ids})")
     con.execute("INSERT INTO store.lines SELECT * FROM store.duplicates WHERE rowid IN (SELECT copy FROM store_back)")
-    con.execute(
-        f"DELETE FROM store.duplicates WHERE rowid IN (SELECT copy FROM store_back) OR {FILE_ID} IN ({ids})"
-    )
+    con.execute(f"DELETE FROM store.duplicates WHERE rowid IN (SELECT copy FROM store_back) OR {FILE_ID} IN ({ids})")
     for table in ("files", "file_rules", "attributes"):
         if table == "attributes" and not _exists(con, "store", table):
             continue
@@ -172,8 +174,8 @@ def rebuild_orders(con: duckdb.DuckDBPyConnection, keys: str) -> None:
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP VIEW store_touched_lines AS
-        SELECT l.* EXCLUDE ({LINE_HASH}, {FILE_ID}) FROM store.lines l SEMI JOIN {keys} k ON {KEY_ON.format(a="l", b="k")}
-        WHERE {near}"""
+        SELECT l.* EXCLUDE ({LINE_HASH}, {FILE_ID}) FROM store.lines l
+        SEMI JOIN {keys} k ON {KEY_ON.format(a="l", b="k")} WHERE {near}"""
     )
     build_orders(DuckDBEngine(con), lines="store_touched_lines", table="store.stage_orders")
     con.execute("INSERT INTO store.orders BY NAME SELECT * FROM store.stage_orders")
