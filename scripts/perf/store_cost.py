@@ -57,6 +57,7 @@ def main() -> None:
     ap.add_argument("--history", nargs="+", required=True)
     ap.add_argument("--new")
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--once", action="store_true", help="skip `memory` on history + new (100M: ~the first)")
     ap.add_argument("--child")
     a = ap.parse_args()
     if a.child:
@@ -69,7 +70,8 @@ def main() -> None:
         run(a.config, a.work, a.history, "build")
         run(a.config, a.work, a.history, "serve")
         if a.new:  # the store now holds the history
-            run(a.config, a.work, everything, "memory")
+            if not a.once:
+                run(a.config, a.work, everything, "memory")
             run(a.config, a.work, everything, "append")
             run(a.config, a.work, everything, "serve")
 
