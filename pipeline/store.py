@@ -84,7 +84,7 @@ def _prepare(cfg: Config, path: Path, listed: list[Listed], attributes: bool) ->
         if not rebuild and state is not None and state.fingerprint == wanted:
             if changes(listed, state.files, lambda _p: "").empty:  # unchanged: no hash needed to know
                 return _serve(con, cfg, path, listed, lock, attributes)
-        _close(con, state)
+        _detach(con)
         if lock.read_here():
             lock.release()
             return _in_memory(cfg, attributes, f"this process still reads {path}, which must change")
@@ -111,7 +111,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> _St
     try:
         con.execute(f"ATTACH '{_sql_path(path)}' AS {STORE}{mode}")
     except duckdb.Error as e:
-        warn(f"the store {path} cannot be opened ({type(e).__name__}): it is rebuilt")
+        if not read_only:  # read-only, the exclusive lock's turn decides
+            warn(f"the store {path} cannot be opened ({type(e).__name__}): it is rebuilt")
         return None
     try:
         meta = dict(con.execute(f"SELECT key, value FROM {STORE}.meta").fetchall())
@@ -121,7 +122,8 @@ def _open(con: duckdb.DuckDBPyConnection, path: Path, *, read_only: bool) -> _St
     return _State(json.loads(meta.get("fingerprint", '""')), [StoredFile(*r) for r in rows])
 
 
-def _close(con: duckdb.DuckDBPyConnection, state: _State | None) -> None:
+def _detach(con: duckdb.DuckDBPyConnection) -> None:
+    """Detach the store if it is attached (a detach checkpoints it)."""
     attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", [STORE]).fetchall()
     if attached[0][0]:
         con.execute(f"DETACH {STORE}")
@@ -137,20 +139,20 @@ def _update(
     """Bring the store up to date with the sources, under the exclusive lock."""
     state = _open(con, path, read_only=False)
     if rebuild or state is None or state.fingerprint != wanted:
-        _close(con, state)
+        _detach(con)
         why = "--rebuild" if rebuild else "no store yet" if state is None else "the data config or version changed"
         info(f"store: building {path.name} from {len(listed)} file(s) ({why})")
         _build(con, cfg.data, path, listed, wanted)
         return
     ch = changes(listed, state.files)
     if ch.empty:
-        _close(con, state)
+        _detach(con)
         return
     info(f"store: {len(ch.new)} file(s) to read, {len(ch.gone)} to take out, {len(ch.touched)} touched but equal")
     try:
         done = _append(con, cfg.data, listed, ch)
     finally:
-        _close(con, state)
+        _detach(con)
     if not done:  # the new files' columns have other types than the stored ones: a full run would differ
         info("store: the new files' column types differ from the stored ones: rebuilding")
         _build(con, cfg.data, path, listed, wanted)
@@ -191,7 +193,7 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: DataConfig, path: Path, listed: 
         _record_meta(con, rules, wanted)
         con.execute(f"DETACH {STORE}")
     except BaseException:
-        _close(con, None)
+        _detach(con)
         tmp.unlink(missing_ok=True)
         raise
     finally:
