@@ -28,7 +28,7 @@ from segment.pipeline import store_update as su
 from segment.pipeline.clean import LINE_HASH, DataReport, describe_orders
 from segment.pipeline.load import SourceFile, expand_sources
 from segment.pipeline.outputs import inside
-from segment.pipeline.prepare import Prepared, connect, fit_memory_limit, prepare_data
+from segment.pipeline.prepare import CHECKPOINT_LINES, Prepared, connect, fit_memory_limit, prepare_data
 from segment.pipeline.progress import info, warn
 from segment.pipeline.store_files import Changes, Listed, StoredFile, changes, content_hash, fingerprint
 from segment.pipeline.store_lock import StoreLock
@@ -187,6 +187,8 @@ def _build(con: duckdb.DuckDBPyConnection, cfg: DataConfig, path: Path, listed: 
             su.stage_attributes(con, cfg, 1, f"{STORE}.attributes")
         con.execute(f"CREATE TABLE {STORE}.duplicates AS SELECT * FROM {STORE}.lines LIMIT 0")
         su.drop_duplicates(con, f"{STORE}.lines", None, f"{STORE}.duplicates")
+        if sum(c.get(0, 0) for c in counts.values()) > CHECKPOINT_LINES:
+            con.execute(f"CHECKPOINT {STORE}")  # as `prepare`: the deletes' version info must not fill memory
         _clean_view(con)
         build_orders(DuckDBEngine(con), lines=CLEAN, table=f"{STORE}.orders")
         _record_files(con, listed, files, 1, rules, counts, wanted)

@@ -17,7 +17,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from segment.pipeline import store_update
+from segment.pipeline import store, store_update
 from segment.pipeline.config_file import load_config
 from segment.pipeline.engines import prepare_for
 from segment.pipeline.prepare import Prepared, prepare_data
@@ -70,7 +70,10 @@ def _store_files(cfg) -> pd.DataFrame:
         return con.execute("SELECT file_id, path, mtime_ns FROM files ORDER BY path").df()
 
 
-def test_store_then_append_equals_a_full_run(tmp_path):
+@pytest.mark.parametrize("checkpoint", [False, True])
+def test_store_then_append_equals_a_full_run(tmp_path, monkeypatch, checkpoint):
+    if checkpoint:  # the path of inputs over 20M lines: the build checkpoints before the orders
+        monkeypatch.setattr(store, "CHECKPOINT_LINES", 0)
     _copy(tmp_path, FIRST)
     cfg = _config(tmp_path)
     first = prepare_for(cfg)
