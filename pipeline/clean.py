@@ -70,6 +70,37 @@ def _rules(cfg: DataConfig, cols: set[str]) -> list[tuple[str, str]]:
     return rules
 
 
+def ruled_lines_sql(
+    cfg: DataConfig, cols: set[str], source: str, carry: dict[str, str] | None = None
+) -> tuple[str, list[tuple[str, str]]]:
+    """The SELECT writing every line of `source` in clean columns with its first broken rule and its hash.
+
+    Returns the SQL and the rules it numbers (1, 2, ... in order; 0: kept). `carry` adds columns (name ->
+    SQL over `source`) that are not part of the line: they are left out of the hash and of every rule (the
+    incremental store carries the file a line came from), so the hashes equal those of a run without them.
+    """
+    rules = _rules(cfg, cols)
+    carry = carry or {}
+    amount = "amount" if "amount" in cols else "quantity * unit_price"
+    order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
+    extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
+    # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
+    # (dropped lines are written too, before the delete: a huge or NaN amount becomes NULL, not a cast error)
+    money = f"CAST(round(CASE WHEN abs({amount}) < {HUGE:.0e} THEN {amount} END, 4) AS DECIMAL(18, 4)) AS amount"
+    select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
+    # One pass over the source: every line is written with the number of the first rule that drops it (0:
+    # kept; a CASE evaluates each column once) and its hash, so the counts and the duplicate search read
+    # the table, not the files again. The dropped lines are then deleted, before the duplicate search.
+    first = " ".join(f"WHEN {predicate} THEN {i}" for i, (_, predicate) in enumerate(rules, 1))
+    rule_column = f"CAST(CASE {first} ELSE 0 END AS UTINYINT) AS {DROP_RULE}"
+    carried = "".join(f", {expr} AS {quote_ident(name)}" for name, expr in carry.items())
+    excluded = ", ".join([DROP_RULE, *(quote_ident(name) for name in carry)])
+    sql = f"""SELECT *, hash(*COLUMNS(* EXCLUDE ({excluded}))) AS {LINE_HASH} FROM (
+            SELECT {select}, {DROP_RULE}{carried} FROM (SELECT *, {rule_column} FROM {source})
+        )"""
+    return sql, rules
+
+
 def clean_lines(
     con: duckdb.DuckDBPyConnection,
     cfg: DataConfig,
@@ -87,25 +118,8 @@ def clean_lines(
     timestamp (one customer at one instant is one order) when not mapped.
     """
     cols = {c for c in CANONICAL if c in con.table(source).columns}
-    rules = _rules(cfg, cols)
-    amount = "amount" if "amount" in cols else "quantity * unit_price"
-    order = "order_id" if "order_id" in cols else "strftime(\"timestamp\", '%Y-%m-%dT%H:%M:%S.%f')"
-    extra = [c for c in ("quantity", "product_id", "category", "country", "unit_price", "discount") if c in cols]
-    # money as DECIMAL: sums are exact, so parallel aggregation gives the same result on every run
-    # (dropped lines are written too, before the delete: a huge or NaN amount becomes NULL, not a cast error)
-    money = f"CAST(round(CASE WHEN abs({amount}) < {HUGE:.0e} THEN {amount} END, 4) AS DECIMAL(18, 4)) AS amount"
-    select = ", ".join(["customer_id", '"timestamp"', f"{order} AS order_id", money, *extra])
-    # One pass over the source: every line is written with the number of the first rule that drops it (0:
-    # kept; a CASE evaluates each column once) and its hash, so the counts and the duplicate search read
-    # the table, not the files again. The dropped lines are then deleted, before the duplicate search.
-    first = " ".join(f"WHEN {predicate} THEN {i}" for i, (_, predicate) in enumerate(rules, 1))
-    rule_column = f"CAST(CASE {first} ELSE 0 END AS UTINYINT) AS {DROP_RULE}"
-    con.execute(
-        f"""CREATE OR REPLACE TABLE {table} AS
-        SELECT *, hash(*COLUMNS(* EXCLUDE ({DROP_RULE}))) AS {LINE_HASH} FROM (
-            SELECT {select}, {DROP_RULE} FROM (SELECT *, {rule_column} FROM {source})
-        )"""
-    )
+    sql, rules = ruled_lines_sql(cfg, cols, source)
+    con.execute(f"CREATE OR REPLACE TABLE {table} AS {sql}")
     counts = dict(con.execute(f"SELECT {DROP_RULE}, count(*) FROM {table} GROUP BY ALL").fetchall())
     rows_in, remaining = sum(counts.values()), counts.get(0, 0)
     report = DataReport(files=files, rows_in=rows_in)

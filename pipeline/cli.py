@@ -17,6 +17,7 @@ from segment.pipeline.cli_common import (
     DEFAULT_CONFIG,
     ConfigOpt,
     QuietOpt,
+    RebuildOpt,
     SetOpt,
     VerboseOpt,
     load_cli_config,
@@ -54,13 +55,15 @@ def _report_table(report, future: int | None = None) -> Table:
 
 
 @app.command()
-def validate(config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False) -> None:
-    """Load and clean the data, print the data report; write nothing."""
+def validate(
+    config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False, rebuild: RebuildOpt = False
+) -> None:
+    """Load and clean the data, print the data report; write nothing but the store of clean lines."""
     from segment.features.snapshots import plan_snapshots
     from segment.pipeline import checks
     from segment.pipeline.engines import prepare_for
 
-    cfg = load_cli_config(config, set_, quiet)
+    cfg = load_cli_config(config, set_, quiet, rebuild=rebuild)
     with stage("load and clean transactions"):
         data = prepare_for(cfg)
     report, first, last = data.report, data.first, data.last
@@ -100,7 +103,11 @@ def features(
 
 @app.command()
 def train(
-    config: ConfigOpt = DEFAULT_CONFIG, set_: SetOpt = None, quiet: QuietOpt = False, verbose: VerboseOpt = False
+    config: ConfigOpt = DEFAULT_CONFIG,
+    set_: SetOpt = None,
+    quiet: QuietOpt = False,
+    verbose: VerboseOpt = False,
+    rebuild: RebuildOpt = False,
 ) -> None:
     """Train segments, churn and propensity models; log everything to MLflow; set champions.
 
@@ -108,7 +115,7 @@ def train(
     """
     from segment.pipeline.train import train as run_train
 
-    cfg = load_cli_config(config, set_, quiet, verbose)
+    cfg = load_cli_config(config, set_, quiet, verbose, rebuild)
     record = run_train(cfg, config)
     result = record.result
     t = Table(title=f"validation at {', '.join(map(str, result.plan.validation))} (run {record.run_id[:8]})")
@@ -137,6 +144,7 @@ def score(
             "--force", help="Score a date more than one horizon past the data or after a year without orders."
         ),
     ] = False,
+    rebuild: RebuildOpt = False,
 ) -> None:
     """Score every customer with the champion models and write the segment table.
 
@@ -144,7 +152,7 @@ def score(
     """
     from segment.pipeline.score import score as run_score
 
-    cfg = load_cli_config(config, set_, quiet, verbose)
+    cfg = load_cli_config(config, set_, quiet, verbose, rebuild)
     result = run_score(cfg, parse_date(date_, "--date"), force)
     counts = result.table["rfm_segment"].value_counts()
     t = Table(title=f"segment table at {result.score_date}: {result.rows:,} customers")

@@ -22,6 +22,9 @@ ConfigOpt = Annotated[Path, typer.Option("--config", "-c", help="YAML config fil
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a config value: key.sub=value (repeatable).")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines on stderr.")]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="Also show MLflow's and alembic's own log lines.")]
+RebuildOpt = Annotated[
+    bool, typer.Option("--rebuild", help="Rebuild the store of clean lines from every source file (store.rebuild).")
+]
 DEFAULT_CONFIG = Path("configs/default.yaml")
 
 
@@ -35,9 +38,16 @@ def parse_date(value: str | None, option: str) -> date | None:
         raise typer.BadParameter(f"{value!r} is not a date in YYYY-MM-DD form", param_hint=option) from None
 
 
-def load_cli_config(config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False) -> Config:
-    """The validated config, with stage lines and MLflow's own log lines set as the options ask."""
+def load_cli_config(
+    config: Path, overrides: list[str] | None, quiet: bool, verbose: bool = False, rebuild: bool = False
+) -> Config:
+    """The validated config, with stage lines and MLflow's own log lines set as the options ask.
+
+    `rebuild` (`--rebuild`) is `--set store.rebuild=true`.
+    """
     set_quiet(quiet)
+    if rebuild:
+        overrides = [*(overrides or []), "store.rebuild=true"]
     from segment.pipeline import tracking  # noqa: F401 - imports mlflow, which sets its loggers up: then quieten them
 
     configure_logging(verbose)

@@ -41,4 +41,8 @@ def prepare_for(cfg: Config, *, attributes: bool = False) -> Prepared:
 
         report = spark_prepare.prepare(engine, cfg.data, attributes=attributes)
         return Prepared(engine, report, *data_span(SparkConnection(engine)))
+    if cfg.store.enabled and cfg.data.sql is None:  # clean lines and orders kept between runs (pipeline/store.py)
+        from segment.pipeline.store import prepare_stored
+
+        return prepare_stored(cfg, attributes=attributes)
     return prepare_data(cfg.data, attributes=attributes)

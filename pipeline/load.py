@@ -234,18 +234,26 @@ def _check_parse(rel: duckdb.DuckDBPyRelation, name: str, cfg: DataConfig, exprs
     return n
 
 
-def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "raw_lines") -> list[SourceFile]:
+def load_lines(
+    con: duckdb.DuckDBPyConnection,
+    cfg: DataConfig,
+    table: str = "raw_lines",
+    paths: list[Path] | None = None,
+    index_column: str | None = None,
+) -> list[SourceFile]:
     """Create the view `table` of canonical, typed columns plus `source_file`; return the sources read.
 
     A view, not a table: the files are scanned again by each query over it (cleaning makes two), so
     the raw history is never materialised in memory. A SQL source is first copied into DuckDB in chunks.
+    `paths` reads those files instead of `cfg.source` (the incremental store reads only new ones);
+    `index_column` adds each line's file position in the list (0, 1, ...) as a column of that name.
     """
     if cfg.sql is not None:
         name, rows = copy_query(con, cfg.sql, "sql_rows")
         sources = [(name, con.table("sql_rows"), SourceFile(name, "sql", rows, 0))]
     else:
         sources = []
-        for path in expand_sources(cfg.source):
+        for path in expand_sources(cfg.source) if paths is None else paths:
             fmt = "parquet" if file_suffix(path) in PARQUET_SUFFIXES else "csv"
             sources.append((str(path), _relation(con, path, cfg), SourceFile(str(path), fmt, 0, path.stat().st_size)))
     selects, infos, first_columns = [], [], None
@@ -265,7 +273,8 @@ def load_lines(con: duckdb.DuckDBPyConnection, cfg: DataConfig, table: str = "ra
         rel.create_view(alias, replace=True)
         cols = ", ".join(f"{e} AS {quote_ident(c)}" for c, e in exprs.items())
         label = name.replace("'", "''")
-        selects.append(f"SELECT {cols}, '{label}' AS source_file FROM {alias}")
+        index = f", {len(selects)} AS {quote_ident(index_column)}" if index_column else ""
+        selects.append(f"SELECT {cols}, '{label}' AS source_file{index} FROM {alias}")
     con.execute(f"CREATE OR REPLACE VIEW {table} AS " + " UNION ALL BY NAME ".join(selects))
     return infos
 

@@ -590,6 +590,22 @@ class SparkConfig(Strict):
     conf: dict[str, str] = Field(default_factory=dict, description="extra Spark settings for a session made here")
 
 
+class StoreConfig(Strict):
+    """The incremental store of clean lines and orders under `output.root` (docs/loading.md, "The store")."""
+
+    enabled: bool = Field(
+        True,
+        description="keep the clean lines and orders in `<output.root>/store/lines.duckdb` and read only new or "
+        "changed source files on the next run (files only: a `data.sql` source is always read in full)",
+    )
+    rebuild: bool = Field(False, description="rebuild the store from every source file (what `--rebuild` sets)")
+    lock_timeout_seconds: float = Field(
+        600,
+        ge=0,
+        description="how long a run waits for another run updating the store; past it, it cleans in memory",
+    )
+
+
 class Config(Strict):
     """The whole run configuration."""
 
@@ -605,6 +621,7 @@ class Config(Strict):
     tracking: TrackingConfig = TrackingConfig()
     scoring: ScoringConfig = ScoringConfig()
     output: OutputConfig = OutputConfig()
+    store: StoreConfig = StoreConfig()
     audiences: dict[str, AudienceFilter] = Field(
         default_factory=dict, description="named audiences exported at scoring: name -> filter (see docs/actions.md)"
     )

@@ -45,12 +45,12 @@ def test_exit_codes_mean_something(tmp_path, monkeypatch):
     bad_set = _segment("validate", "--set", "time.horizon_days=soon")
     assert bad_set.returncode == 2 and "horizon_days" in bad_set.stderr
     # an unexpected failure is exit 1 with one line, not a traceback
-    import segment.pipeline.prepare
+    import segment.pipeline.engines
 
     def boom(*_a, **_k):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(segment.pipeline.prepare, "prepare", boom)
+    monkeypatch.setattr(segment.pipeline.engines, "prepare_for", boom)  # with or without the store
     monkeypatch.setattr(sys, "argv", ["segment", "validate", "--config", str(REPO / "configs/default.yaml"), "-q"])
     with pytest.raises(SystemExit) as exc:
         main()
