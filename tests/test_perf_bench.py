@@ -73,3 +73,12 @@ def test_reference_refuses_columns_it_does_not_cover(sample_prepared):
     lines = engine.query("SELECT *, 'x' AS category FROM lines")
     with pytest.raises(ValueError, match="category"):
         pandas_features(lines, engine.query("SELECT * FROM orders"), date(2011, 1, 1), 90)
+
+
+def test_repeats_take_a_default_and_per_set_overrides(monkeypatch):
+    from bench.perf_runs import repeats
+
+    monkeypatch.setenv("BENCH_PERF_REPEATS", "3,10m=1,100M=2")
+    assert repeats(["1m", "retail", "10m", "100m"]) == {"1m": 3, "retail": 3, "10m": 1, "100m": 2}
+    monkeypatch.delenv("BENCH_PERF_REPEATS")
+    assert repeats(["1m"]) == {"1m": 3}
