@@ -31,7 +31,7 @@ import pandas as pd
 
 from bench.common import header, table, write
 from bench.perf_peers import compact, peer_round, prepared
-from bench.perf_runs import LABELS, repeats, segment_command, selected, source, write_config
+from bench.perf_runs import LABELS, page, repeats, segment_command, selected, source, write_config
 
 PEER_SETS = ("1m", "10m")
 TARGETS = (  # (what, data key, command, seconds)
@@ -51,10 +51,28 @@ def _load(runs: list[dict]) -> str:
     return ", ".join(f"{r['load']:.1f}" + ("*" if r["busy"] else "") for r in runs)
 
 
+def _ok(runs: list[dict]) -> list[dict]:
+    return [r for r in runs if not r.get("failed")]
+
+
+def failed_lines(runs: list[dict]) -> list[str]:
+    """Each failed run: how it ended, when, at what peak, and the last stage it finished."""
+    out = []
+    for r in runs:
+        if r.get("failed"):
+            done = r["stages"][-1]["stage"] if r["stages"] else "none"
+            out.append(
+                f"- {LABELS[r['key']]} `segment {r['command']}` #{r['repeat']}: {r['failed']} after {r['wall']:.0f} s "
+                f"({r['cpu']:.0f} s CPU), peak {r['peak']:.2f} GiB, load1 at start {r['load']:.1f}; "
+                f"last finished stage: {done} (the next stage was running)."
+            )
+    return out
+
+
 def command_rows(runs: list[dict]) -> pd.DataFrame:
-    """One row per (data set, command): medians and ranges over its repeats."""
+    """One row per (data set, command): medians and ranges over its finished repeats."""
     rows = []
-    for (key, command), g in pd.DataFrame(runs).groupby(["key", "command"], sort=False):
+    for (key, command), g in pd.DataFrame(_ok(runs)).groupby(["key", "command"], sort=False):
         r = g.to_dict("records")
         rows.append(
             {
@@ -71,9 +89,9 @@ def command_rows(runs: list[dict]) -> pd.DataFrame:
 
 
 def stage_rows(runs: list[dict]) -> pd.DataFrame:
-    """Seconds per stage per (data set, command), median (min-max) over repeats, in the order they ran."""
+    """Seconds per stage per (data set, command), median (min-max) over finished repeats, in the order they ran."""
     rows = []
-    for (key, command), g in pd.DataFrame(runs).groupby(["key", "command"], sort=False):
+    for (key, command), g in pd.DataFrame(_ok(runs)).groupby(["key", "command"], sort=False):
         r = g.to_dict("records")
         names = list(dict.fromkeys(s["stage"] for x in r for s in x["stages"]))
         wall = statistics.median(x["wall"] for x in r)
@@ -118,7 +136,7 @@ def peer_rows(peers: list[dict]) -> tuple[pd.DataFrame, list[str]]:
 
         notes.append(
             f"- {LABELS[key]}, {pair}: {r[0]['customers']:,} customers"
-            + (f" x {r[0]['columns']} features" if "columns" in r[0] else "")
+            + (f" x {int(r[0]['columns'])} features" if pd.notna(r[0].get("columns")) else "")
             + f", equal; pandas / ours, median of {len(r)}: work {ratio('work'):.1f}x, "
             f"process CPU {ratio('cpu'):.1f}x, process wall {ratio('wall'):.1f}x."
         )
@@ -129,7 +147,12 @@ def target_lines(runs: list[dict], peers: list[dict]) -> list[str]:
     """Each issue target against what this run measured (or that it did not measure it)."""
     out = []
     for what, key, command, limit in TARGETS:
-        r = [x for x in runs if x["key"] == key and x["command"] == command]
+        r = [x for x in _ok(runs) if x["key"] == key and x["command"] == command]
+        dead = [x for x in runs if x["key"] == key and x["command"] == command and x.get("failed")]
+        if dead and not r:
+            x = dead[0]
+            out.append(f"- {what}: not met, the run did not finish ({x['failed']} after {x['wall']:.0f} s).")
+            continue
         if not r:
             out.append(f"- {what}: not measured in this run.")
             continue
@@ -158,15 +181,19 @@ def render(runs: list[dict], peers: list[dict], setting: str = "") -> str:
     """The whole results page from the runs so far; `setting` says which sets, repeats and nice level."""
     text = header("Train and score as users run them (issue 20)", "performance") + __doc__.split("\n\n", 1)[1]
     text += f"\n{setting}\n" if setting else ""
-    if runs:
+    if _ok(runs):
         text += "\n## `segment train` and `segment score`\n\n" + table(command_rows(runs))
         text += "\n## Stage breakdown\n\n" + table(stage_rows(runs))
+    if failed_lines(runs):
+        text += "\n## Runs that did not finish\n\n" + "\n".join(failed_lines(runs)) + "\n"
     if peers:
         rows, notes = peer_rows(peers)
         text += "\n## Peer rows, like for like\n\n" + table(rows) + "\n" + "\n".join(notes) + "\n"
     text += "\n## Against the issue's targets\n\n" + "\n".join(target_lines(runs, peers)) + "\n"
     every = "; ".join(
-        f"{LABELS[r['key']]} {r['command']} #{r['repeat']}: {r['wall']:.0f} s at load {r['load']:.1f}" for r in runs
+        f"{LABELS[r['key']]} {r['command']} #{r['repeat']}: {r['wall']:.0f} s at load {r['load']:.1f}"
+        + (f" ({r['failed']})" if r.get("failed") else "")
+        for r in runs
     )
     return text + (f"\nEvery run: {every}.\n" if runs else "")
 
@@ -176,7 +203,7 @@ def run(results_dir: Path) -> Path:
     keys = selected()
     counts = repeats(keys)
     setting = (
-        f"This page: `BENCH_PERF_SIZES={','.join(keys)}` `BENCH_PERF_REPEATS="
+        f"This page: `BENCH_PERF_PAGE={page()}` `BENCH_PERF_SIZES={','.join(keys)}` `BENCH_PERF_REPEATS="
         + ",".join(f"{k}={n}" for k, n in counts.items())
         + f"`, run at nice {os.nice(0)}; pages are rewritten after every run, so a stopped run keeps what it did."
     )
@@ -186,7 +213,7 @@ def run(results_dir: Path) -> Path:
 
     def log(entry: dict, show: Callable[[dict], str] = json.dumps) -> None:
         print(show(entry), file=sys.stderr, flush=True)
-        write(results_dir, "performance", render(runs, peers, setting))
+        write(results_dir, page(), render(runs, peers, setting))
 
     with tempfile.TemporaryDirectory(prefix="bench-perf-") as tmp:
         configs = {k: write_config(Path(tmp) / k, k) for k in keys}
@@ -195,15 +222,18 @@ def run(results_dir: Path) -> Path:
             # a set of n repeats runs in the last n rounds: the long single runs (10M, 100M) come last, and a
             # benchmark stopped during them has already written every finished run (the page follows each one)
             for key in (k for k in keys if counts[k] >= rounds - rep):
-                for command in ("train", "score"):
-                    result = segment_command(command, configs[key])
-                    runs.append({"key": key, "command": command, "repeat": rep + 1 - (rounds - counts[key])} | result)
-                    log({k: v for k, v in runs[-1].items() if k != "stages"})
-                if key in PEER_SETS:
+                repeat = rep + 1 - (rounds - counts[key])
+                if key in PEER_SETS:  # before train: a train that the machine kills must not cost the peer rows
                     folder = Path(tmp) / f"peers_{key}"
                     if key not in preps:  # once per data set, not timed: the feature pair's common input
                         preps[key] = prepared(configs[key], folder / "prepared")
                     for p in peer_round(source(key), folder, preps[key]):
-                        peers.append({"key": key, **p, "repeat": rep + 1 - (rounds - counts[key])})
+                        peers.append({"key": key, **p, "repeat": repeat})
                         log(peers[-1], compact)
-    return write(results_dir, "performance", render(runs, peers, setting))
+                for command in ("train", "score"):
+                    if command == "score" and runs[-1].get("failed"):
+                        continue  # no champion to score with
+                    result = segment_command(command, configs[key])
+                    runs.append({"key": key, "command": command, "repeat": repeat} | result)
+                    log({k: v for k, v in runs[-1].items() if k != "stages"})
+    return write(results_dir, page(), render(runs, peers, setting))

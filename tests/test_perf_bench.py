@@ -82,3 +82,12 @@ def test_repeats_take_a_default_and_per_set_overrides(monkeypatch):
     assert repeats(["1m", "retail", "10m", "100m"]) == {"1m": 3, "retail": 3, "10m": 1, "100m": 2}
     monkeypatch.delenv("BENCH_PERF_REPEATS")
     assert repeats(["1m"]) == {"1m": 3}
+
+
+def test_a_killed_command_is_recorded_not_raised():
+    from bench.perf_runs import timed
+
+    result = timed(["sh", "-c", "kill -9 $$"], may_fail=True)
+    assert result["failed"] == "killed by signal 9" and result["peak"] > 0
+    with pytest.raises(RuntimeError):
+        timed(["sh", "-c", "exit 3"])
