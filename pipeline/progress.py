@@ -3,11 +3,15 @@
 On a terminal a stage shows a spinner and long loops a bar with counts and an ETA (rich.progress); when
 stderr is not a terminal (a scheduled log) a loop writes a plain line every `PLAIN_EVERY` seconds instead.
 `--quiet` silences both; warnings are always printed.
+
+`SEGMENT_STAGE_TIMES=FILE` appends one JSON line `{"stage": name, "seconds": s}` per finished stage to
+FILE, with or without `--quiet`: a cheap stage breakdown for benchmarks (bench/performance.py), no parsing.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import time
@@ -19,6 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 console = Console(stderr=True, highlight=False)
 _state: dict = {"quiet": False, "status": None}
 PLAIN_EVERY = 10.0  # seconds between plain progress lines
+STAGE_TIMES_ENV = "SEGMENT_STAGE_TIMES"  # a file to append each stage's seconds to (JSON lines)
 
 Advance = Callable[[int, int], None]  # (done, total): what features/ and models/ call, knowing nothing of this
 
@@ -45,6 +50,7 @@ def stage(name: str) -> Iterator[None]:
     start = time.perf_counter()
     if _state["quiet"]:
         yield
+        _record_stage(name, time.perf_counter() - start)
         return
     with console.status(f"{name} ...") as status:
         _state["status"] = status
@@ -52,7 +58,17 @@ def stage(name: str) -> Iterator[None]:
             yield
         finally:
             _state["status"] = None
-    console.print(f"[green]✓[/green] {name} [dim]({time.perf_counter() - start:.1f}s)[/dim]")
+    seconds = time.perf_counter() - start
+    _record_stage(name, seconds)
+    console.print(f"[green]✓[/green] {name} [dim]({seconds:.1f}s)[/dim]")
+
+
+def _record_stage(name: str, seconds: float) -> None:
+    """Append the finished stage to $SEGMENT_STAGE_TIMES when set (a stage that raised is not recorded)."""
+    path = os.environ.get(STAGE_TIMES_ENV)
+    if path:
+        with open(path, "a") as out:
+            out.write(json.dumps({"stage": name, "seconds": round(seconds, 3)}) + "\n")
 
 
 def eta_line(label: str, done: int, total: int, elapsed: float) -> str:
