@@ -17,34 +17,12 @@ import os
 import time
 from pathlib import Path
 
-from segment.config import Config
 from segment.features.snapshots import plan_snapshots
-from segment.models.btyd import value_snapshots
-from segment.models.timing import fit_timing, timing_grid
-from segment.models.value import fit_value
-from segment.models.value_baselines import purchase_day_summary
 from segment.pipeline.config_file import load_config
 from segment.pipeline.engines import prepare_for
-from segment.pipeline.prepare import Prepared
 from segment.pipeline.snapshot import build_snapshots
-from segment.pipeline.valuing import ValueFits, fit_value_models
-
-
-def before(data: Prepared, cfg: Config) -> ValueFits:
-    """The value step before reuse (the code of `pipeline/valuing.py` at commit f24be4a)."""
-    value, plans, timing, first = {}, {}, None, cfg.value.horizon_days[0]
-    for h in cfg.value.horizon_days:
-        plan = plan_snapshots(data.first, data.last, cfg.time.model_copy(update={"horizon_days": h}))
-        grid, _ = timing_grid(cfg.value, h)
-        snaps = value_snapshots(
-            data.engine.con, [*plan.train, *plan.validation], horizon_days=h, grid_end=grid[-1],
-            feature_horizon=cfg.time.horizon_days,
-        )  # fmt: skip
-        summary = purchase_day_summary(data.engine.con, plan.validation[-1])
-        value[h], plans[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary), plan
-        if h == first:
-            timing = fit_timing(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary)
-    return ValueFits(value, timing, plans)
+from segment.pipeline.valuing import fit_value_models
+from tests.test_cutoff_tables import fit_without_reuse as before  # the step at f24be4a, kept once
 
 
 def clock(label: str, fn):
