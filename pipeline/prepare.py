@@ -20,10 +20,12 @@ from segment.pipeline.safe_input import memory_setting
 
 MEMORY_ENV = "SEGMENT_DUCKDB_MEMORY"
 MIB = 2**20
-# DuckDB's share of a 3.5 GiB process budget is what the Python side leaves: about 0.75 GiB (interpreter,
-# libraries) plus the feature table in pandas, which grows with the input (measured: ~16 bytes per line).
-BUDGET_MIB, PYTHON_MIB, PYTHON_BYTES_PER_LINE = 3584, 768, 16
-MIN_MEMORY_MIB, MAX_MEMORY_MIB = 1536, 2560
+# DuckDB's share of a 7 GiB process budget (issue 20: peak under 8 GiB) is what the Python side leaves: about
+# 0.75 GiB (interpreter, libraries) plus the feature table in pandas, which grows with the input (measured:
+# ~16 bytes per line). The floor was 1536MB for a 3.5 GiB budget until a 100M-line score ran out of memory
+# there in its feature query (an operator that cannot spill); at 100M lines DuckDB now gets 4 GiB.
+BUDGET_MIB, PYTHON_MIB, PYTHON_BYTES_PER_LINE = 7168, 768, 16
+MIN_MEMORY_MIB, MAX_MEMORY_MIB = 3072, 4096
 # Deleting duplicate lines leaves 8 bytes of version info per line in memory that cannot spill (100M lines:
 # ~800MB of a 1536MB limit, and orders ran out of memory). A checkpoint folds the deletes into the table and
 # compresses it; it costs ~0.4 s per million lines, more than it saves below this size.
@@ -51,12 +53,12 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 
 def memory_limit_mib(rows: int) -> int:
-    """DuckDB's memory limit for an input of `rows` lines, so that the whole process stays under 4 GiB.
+    """DuckDB's memory limit for an input of `rows` lines, so that the whole process stays under 8 GiB.
 
     Below the limit a hash aggregate runs in memory; near it, it partitions and spills, which made the
     10-million-line feature run a third slower at 1536MB (DuckDB needs about 1.6 GiB there). Larger inputs
-    leave less room, as their feature table takes more of the budget; 100 million lines get the floor,
-    1536MB, and stay at ~3.5 GiB. Never more than half the machine's memory.
+    leave less room, as their feature table takes more of the budget; from about 200 million lines they get
+    the floor, 3072MB. Never more than half the machine's memory.
     """
     room = BUDGET_MIB - PYTHON_MIB - rows * PYTHON_BYTES_PER_LINE // MIB
     half = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2 // MIB

@@ -319,7 +319,7 @@ def test_duplicate_lines_are_dropped_as_distinct_would_and_the_rest_keep_their_o
 
 
 def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkeypatch):
-    """Small inputs get room to aggregate in memory; 100M lines get the floor that keeps them under 4 GiB."""
+    """Small inputs get room to aggregate in memory; a billion lines get the floor that keeps them under 8 GiB."""
     from segment.pipeline.prepare import (
         MAX_MEMORY_MIB,
         MEMORY_ENV,
@@ -329,7 +329,7 @@ def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkey
         memory_limit_mib,
     )
 
-    sizes = [10_000, 1_000_000, 10_000_000, 50_000_000, 100_000_000, 1_000_000_000]
+    sizes = [10_000, 1_000_000, 10_000_000, 50_000_000, 100_000_000, 1_000_000_000, 2_000_000_000]
     limits = [memory_limit_mib(n) for n in sizes]
     assert limits == sorted(limits, reverse=True)
     assert limits[0] <= MAX_MEMORY_MIB and limits[-1] == limits[-2] == MIN_MEMORY_MIB
@@ -339,7 +339,7 @@ def test_memory_limit_shrinks_with_the_input_and_the_environment_fixes_it(monkey
 
     monkeypatch.delenv(MEMORY_ENV, raising=False)
     con = connect()
-    fit_memory_limit(con, 100_000_000)
+    fit_memory_limit(con, 1_000_000_000)
     sized = setting(con)
     fit_memory_limit(con, 10_000)
     assert setting(con) != sized  # sized to the input
