@@ -22,14 +22,16 @@ def _actions_data(cfg: Config, quiet: bool, history: bool = True):
     """The clean lines/orders (and contact attributes when exports list them) for audiences and campaigns.
 
     Without `history` and contact attributes nothing is loaded: the segment table alone answers the filter.
+    The lines come from the store when it is on (`prepare_for` on DuckDB: the actions' SQL is DuckDB's).
     """
-    from segment.pipeline.prepare import connect, prepare
+    from segment.pipeline.engines import prepare_for
+    from segment.pipeline.prepare import connect
 
-    con = connect()
     if not history and not cfg.output.export_attributes:
-        return con, None
+        return connect(), None
     with stage("load and clean transactions"):
-        prepare(con, cfg.data, attributes=bool(cfg.output.export_attributes))
+        data = prepare_for(cfg.model_copy(update={"engine": "duckdb"}), attributes=bool(cfg.output.export_attributes))
+    con = data.engine.con
     attributes = None
     if cfg.output.export_attributes:
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
