@@ -111,7 +111,11 @@ def timed(cmd: list[str], env: dict[str, str] | None = None, may_fail: bool = Fa
         report = out.read()
         if proc.returncode != 0 and not may_fail:
             raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-2000:]}")
-        user, system, kib = report.split()[-3:]
+        numbers = report.split()[-3:]
+        # /usr/bin/time itself killed (e.g. a kill of the whole command line): no figures, the run still counts
+        user, system, kib = (
+            numbers if len(numbers) == 3 and all(n.isdigit() or "." in n for n in numbers) else ("nan", "nan", "0")
+        )
     failed = {}
     if proc.returncode != 0:
         signal = re.search(r"terminated by signal (\d+)", report)

@@ -14,20 +14,27 @@ import duckdb
 import pandas as pd
 
 
-def purchase_day_summaries(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date]) -> pd.DataFrame:
+def purchase_day_summaries(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], customers: Sequence[str] | None = None
+) -> pd.DataFrame:
     """cutoff, customer_id, frequency, recency, T, monetary_value per cutoff (orders up to its whole day).
 
     frequency = repeat purchase *days* (days with a purchase order after the first one), recency = days
     from the first to the last purchase day, T = days from the first purchase day to the cutoff,
-    monetary_value = mean net value of the repeat purchase days (0 without one).
+    monetary_value = mean net value of the repeat purchase days (0 without one). `customers`: only these
+    (the training-row cap's sample: each customer's row depends on its own orders alone).
     """
     cut = pd.DataFrame({"cutoff": pd.to_datetime(list(cutoffs)).date})
     con.register("btyd_cutoffs_df", cut)
+    only = ""
+    if customers is not None:
+        con.register("btyd_customers_df", pd.DataFrame({"customer_id": pd.Series(list(customers), dtype=object)}))
+        only = "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM btyd_customers_df)"
     try:
         df = con.execute(
-            """WITH d AS (
+            f"""WITH d AS (
                 SELECT customer_id, CAST(ts AS DATE) AS day, sum(net) AS net, bool_or(gross > 0) AS purchase
-                FROM orders GROUP BY ALL
+                FROM orders {only} GROUP BY ALL
             ),
             p AS (
                 SELECT CAST(c.cutoff AS DATE) AS cutoff, d.*,
@@ -43,6 +50,8 @@ def purchase_day_summaries(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[dat
         ).df()
     finally:
         con.unregister("btyd_cutoffs_df")
+        if customers is not None:
+            con.unregister("btyd_customers_df")
     df["cutoff"] = pd.to_datetime(df["cutoff"]).dt.date
     df["customer_id"] = df["customer_id"].astype(str)
     return df

@@ -12,7 +12,8 @@ cutoff and customer), so reuse changes no value: `tests/test_cutoff_tables.py` c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
@@ -49,11 +50,24 @@ class CutoffTables:
     """Customer features (for one feature horizon) and purchase-day summaries by cutoff, each computed once."""
 
     def __init__(
-        self, con: duckdb.DuckDBPyConnection, feature_horizon: int, known_features: pd.DataFrame | None = None
+        self,
+        con: duckdb.DuckDBPyConnection,
+        feature_horizon: int,
+        known_features: pd.DataFrame | None = None,
+        *,
+        customers: Sequence[str] | None = None,
+        sampled: Collection[date] = (),
     ) -> None:
-        """`known_features`: the snapshot step's features (same `feature_horizon`), reused at their cutoffs."""
+        """`known_features`: the snapshot step's features (same `feature_horizon`), reused at their cutoffs.
+
+        `customers`, `sampled`: the training-row cap's customers and the cutoffs it cut (the known features
+        hold only their rows there); the summaries of those cutoffs are built for those customers alone, so
+        a capped run never holds every customer at every training cutoff (at 100M lines: 3M x 31 rows).
+        """
         self.con = con
         self.feature_horizon = feature_horizon
+        self.customers = customers
+        self.sampled = set(as_dates(sampled)) if customers is not None else set()
         self._features: dict[date, pd.DataFrame] = {}
         self._summaries: dict[date, pd.DataFrame] = {}
         self.btyd: dict[date, Any] = {}  # BTYD parameters fitted per cutoff (`models.btyd.btyd_features` fills it)
@@ -85,9 +99,37 @@ class CutoffTables:
 
         return self._get(self._features, "features", cutoffs, build)
 
+    def split(self, cutoffs: Sequence[date]) -> tuple[list[date], list[date]]:
+        """(cutoffs with every customer, cutoffs cut to the cap's customers)."""
+        wanted = as_dates(cutoffs)
+        return [c for c in wanted if c not in self.sampled], [c for c in wanted if c in self.sampled]
+
+    @contextmanager
+    def sampled_orders(self) -> Iterator[str]:
+        """A view of `orders` holding the cap's customers only, for the labels of the cut cutoffs."""
+        ids = pd.DataFrame({"customer_id": pd.Series(list(self.customers or ()), dtype=object)})
+        self.con.register("sampled_value_ids_df", ids)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP VIEW sampled_value_orders AS SELECT * FROM orders "
+            "WHERE CAST(customer_id AS VARCHAR) IN (SELECT customer_id FROM sampled_value_ids_df)"
+        )
+        try:
+            yield "sampled_value_orders"
+        finally:
+            self.con.execute("DROP VIEW IF EXISTS sampled_value_orders")
+            self.con.unregister("sampled_value_ids_df")
+
     def summaries(self, cutoffs: Sequence[date]) -> pd.DataFrame:
         """`purchase_day_summaries` at `cutoffs`: held rows, the rest computed."""
-        return self._get(self._summaries, "summaries", cutoffs, lambda cs: purchase_day_summaries(self.con, cs))
+
+        def build(cs: Sequence[date]) -> pd.DataFrame:
+            whole, cut = self.split(cs)
+            parts = [purchase_day_summaries(self.con, whole)] if whole else []
+            if cut:
+                parts.append(purchase_day_summaries(self.con, cut, self.customers))
+            return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+        return self._get(self._summaries, "summaries", cutoffs, build)
 
     def summary(self, cutoff: date) -> pd.DataFrame:
         """The purchase-day summary at one cutoff without the cutoff column (`value_baselines.purchase_day_summary`)."""

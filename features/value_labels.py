@@ -36,20 +36,24 @@ def _with_cutoffs(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], sql: 
     return df
 
 
-def future_revenue(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int) -> pd.DataFrame:
+def future_revenue(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int, orders: str = "orders"
+) -> pd.DataFrame:
     """(cutoff, customer_id, value_net): net value of the orders dated in (cutoff, cutoff + H], where there are any."""
     h = int(horizon_days)
     return _with_cutoffs(
         con,
         cutoffs,
         f"""SELECT c.cutoff, o.customer_id, sum(o.net) AS {VALUE_NET}
-        FROM orders o JOIN value_cutoffs c
+        FROM {orders} o JOIN value_cutoffs c
           ON o.ts >= c.cutoff + INTERVAL 1 DAY AND o.ts < c.cutoff + INTERVAL {h + 1} DAY
         GROUP BY ALL""",
     )
 
 
-def past_revenue(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int) -> pd.DataFrame:
+def past_revenue(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizon_days: int, orders: str = "orders"
+) -> pd.DataFrame:
     """(cutoff, customer_id, past_value): net order value dated in (cutoff - H, cutoff], floored at 0.
 
     The "last H days repeat" baseline: it sees only orders up to the cutoff's day, as every feature does.
@@ -59,13 +63,15 @@ def past_revenue(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], horizo
         con,
         cutoffs,
         f"""SELECT c.cutoff, o.customer_id, greatest(sum(o.net), 0) AS {PAST_VALUE}
-        FROM orders o JOIN value_cutoffs c
+        FROM {orders} o JOIN value_cutoffs c
           ON o.ts >= c.cutoff - INTERVAL {h - 1} DAY AND o.ts < c.cutoff + INTERVAL 1 DAY
         GROUP BY ALL""",
     )
 
 
-def next_order_days(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], grid_end: int) -> pd.DataFrame:
+def next_order_days(
+    con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], grid_end: int, orders: str = "orders"
+) -> pd.DataFrame:
     """(cutoff, customer_id, next_order_days): days from the cutoff to the first purchase order after it.
 
     Only customers with a purchase order in (cutoff, cutoff + grid_end]; everyone else is censored.
@@ -76,7 +82,7 @@ def next_order_days(con: duckdb.DuckDBPyConnection, cutoffs: Sequence[date], gri
         cutoffs,
         f"""SELECT c.cutoff, o.customer_id,
             CAST(min(date_diff('day', c.cutoff, CAST(o.ts AS DATE))) AS DOUBLE) AS {NEXT_ORDER_DAYS}
-        FROM orders o JOIN value_cutoffs c
+        FROM {orders} o JOIN value_cutoffs c
           ON o.ts >= c.cutoff + INTERVAL 1 DAY AND o.ts < c.cutoff + INTERVAL {g + 1} DAY
         WHERE o.gross > 0
         GROUP BY ALL""",

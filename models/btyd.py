@@ -139,9 +139,18 @@ def value_snapshots(
     `customer_features` and `btyd_feature_table` (`value_features`). `tables`: as in `value_features`.
     """
     feats = value_features(con, cutoffs, horizon_days=horizon_days, feature_horizon=feature_horizon, tables=tables)
+    whole, cut = tables.split(cutoffs) if tables is not None else (list(cutoffs), [])
+
+    def labels(fn, days: int) -> pd.DataFrame:  # the cut cutoffs' labels read the cap's customers' orders only
+        parts = [fn(con, whole, days)] if whole else []
+        if cut:
+            with tables.sampled_orders() as orders:
+                parts.append(fn(con, cut, days, orders=orders))
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
     return attach_value_labels(
         feats,
-        future_revenue(con, cutoffs, horizon_days),
-        past_revenue(con, cutoffs, horizon_days),
-        next_order_days(con, cutoffs, grid_end),
+        labels(future_revenue, horizon_days),
+        labels(past_revenue, horizon_days),
+        labels(next_order_days, grid_end),
     )

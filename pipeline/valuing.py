@@ -64,7 +64,10 @@ def fit_value_models(
     notes: dict[str, str] = {}
     timing = None
     con = data.engine.con
-    tables = CutoffTables(con, cfg.time.horizon_days, known_features)  # each cutoff's features built once
+    capped = {}  # the cap's customers where the snapshot step cut the training cutoffs (its plan's)
+    if sample is not None:
+        capped = {"customers": sample.customers, "sampled": plan_snapshots(data.first, data.last, cfg.time).train}
+    tables = CutoffTables(con, cfg.time.horizon_days, known_features, **capped)  # each cutoff built once
     first = cfg.value.horizon_days[0]
     for h in cfg.value.horizon_days:
         try:

@@ -97,3 +97,31 @@ def test_the_model_card_says_when_training_was_capped(sample_engine):
     assert f"{sample.rows_sampled:,} of {sample.rows_available:,} training-cutoff rows" in card
     assert "seed 5" in card and "models.max_training_rows = 1,000" in card
     assert "capped" not in model_card("propensity", plan, result, 90)
+
+
+def test_the_value_step_reads_only_the_cap_s_customers_at_the_cut_cutoffs(sample_engine):
+    """Summaries and labels at cut cutoffs are the whole run's rows of the sampled customers; others stay whole."""
+    from segment.features.btyd import purchase_day_summaries
+    from segment.features.cutoff_tables import CutoffTables
+    from segment.models.btyd import BTYD_FEATURES, value_snapshots
+
+    engine, train, later, _ = sample_engine
+    sample = training_sample(engine, train, 3000, seed=0)
+    cutoffs = [*train, later[0]]
+    known = features_at(engine, cutoffs, horizon_days=90, customers=sample.customers, sampled=train)
+    cut = CutoffTables(engine.con, 90, known, customers=sample.customers, sampled=train)
+    got = value_snapshots(engine.con, cutoffs, horizon_days=90, grid_end=90, feature_horizon=90, tables=cut)
+    whole = value_snapshots(engine.con, cutoffs, horizon_days=90, grid_end=90, feature_horizon=90)
+    keep = ~whole["cutoff"].isin(train) | whole["customer_id"].isin(sample.customers)
+    assert 0 < keep.sum() < len(whole) and len(got) == keep.sum()
+    labels_and_features = [c for c in whole.columns if c not in BTYD_FEATURES]  # BTYD is fitted on the sample
+    pd.testing.assert_frame_equal(got[labels_and_features], whole.loc[keep, labels_and_features].reset_index(drop=True))
+    summaries = cut.summaries(cutoffs)
+    every = purchase_day_summaries(engine.con, cutoffs)
+    in_sample = ~every["cutoff"].isin(train) | every["customer_id"].isin(sample.customers)
+    assert len(summaries) == in_sample.sum() < len(every)
+    at_validation = got["cutoff"] == later[0]  # the validation cutoff: every customer, BTYD fitted on all
+    pd.testing.assert_frame_equal(
+        got.loc[at_validation, list(BTYD_FEATURES)].reset_index(drop=True),
+        whole.loc[whole["cutoff"] == later[0], list(BTYD_FEATURES)].reset_index(drop=True),
+    )
