@@ -6,6 +6,8 @@ code path as `segment train`, without MLflow) and scored once on every customer 
 latest cutoffs one horizon apart (Online Retail II and the bundled sample: 2011-09-10, 2011-06-12,
 2011-03-14). BG/NBD is ours (models/bgnbd.py): repeat purchase days, the x > 0 term, fitted by maximum
 likelihood on every customer at V.
+The value and timing models (issue 18) against their baselines (BG/NBD x Gamma-Gamma, last H days,
+Klaviyo's rule, BG/NBD timing, a constant) are in `bench/results/value.md` (`make bench SECTIONS=value`).
 
 Candidates (propensity; churn is 1 - propensity on the active customers, so it has no model of its own):
 - `blend LightGBM + BG/NBD (ours)`: what `segment train` registers. The booster on the training cutoffs
