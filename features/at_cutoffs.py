@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from datetime import date
 
+import duckdb
 import pandas as pd
 
 from segment.features.customer import Relations, customer_features
@@ -28,7 +29,8 @@ SAMPLE_IDS = "sampled_customer_ids"
 
 def uses_running(engine: Engine, cutoffs: Sequence[date]) -> bool:
     """Whether the running-sum formulation is the cheaper one here."""
-    return isinstance(engine, DuckDBEngine) and len(set(cutoffs)) >= RUNNING_MIN_CUTOFFS
+    on_duckdb = isinstance(engine, DuckDBEngine) and isinstance(engine.con, duckdb.DuckDBPyConnection)  # not Spark's
+    return on_duckdb and len(set(cutoffs)) >= RUNNING_MIN_CUTOFFS
 
 
 def _all_customers(engine: Engine, cutoffs: Sequence[date], horizon_days: int, rel: Relations) -> pd.DataFrame:

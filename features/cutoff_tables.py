@@ -22,7 +22,6 @@ import pandas as pd
 
 from segment.features.at_cutoffs import features_at
 from segment.features.btyd import purchase_day_summaries
-from segment.features.customer import customer_features
 from segment.features.engine import DuckDBEngine
 from segment.schema import CUTOFF, PURCHASE_DAYS
 
@@ -91,10 +90,7 @@ class CutoffTables:
         """
 
         def build(cs: Sequence[date]) -> pd.DataFrame:
-            engine = DuckDBEngine(self.con)
-            if not isinstance(self.con, duckdb.DuckDBPyConnection):  # Spark's stand-in: the per-cutoff SQL
-                return customer_features(engine, cs, horizon_days=self.feature_horizon)
-            frame = features_at(engine, cs, horizon_days=self.feature_horizon)
+            frame = features_at(DuckDBEngine(self.con), cs, horizon_days=self.feature_horizon)
             return frame.drop(columns=[c for c in NOT_FEATURES if c in frame])
 
         return self._get(self._features, "features", cutoffs, build)

@@ -31,6 +31,7 @@ class TrainingSample:
     customers_available: int
     max_rows: int
     seed: int
+    cutoffs: tuple[date, ...] = ()  # the training cutoffs it cut (every other cutoff keeps every customer)
 
     def note(self) -> str:
         """One sentence for the model card."""
@@ -69,4 +70,5 @@ def training_sample(
         return None
     kept = kept_customers(counts, max_rows, seed)
     rows = int(counts[kept].sum())
-    return TrainingSample(tuple(sorted(map(str, kept))), available, rows, len(counts), max_rows, seed)
+    cut = tuple(sorted(set(pd.to_datetime(list(train_cutoffs)).date)))
+    return TrainingSample(tuple(sorted(map(str, kept))), available, rows, len(counts), max_rows, seed, cut)

@@ -66,7 +66,7 @@ def fit_value_models(
     con = data.engine.con
     capped = {}  # the cap's customers where the snapshot step cut the training cutoffs (its plan's)
     if sample is not None:
-        capped = {"customers": sample.customers, "sampled": plan_snapshots(data.first, data.last, cfg.time).train}
+        capped = {"customers": sample.customers, "sampled": sample.cutoffs}
     tables = CutoffTables(con, cfg.time.horizon_days, known_features, **capped)  # each cutoff built once
     first = cfg.value.horizon_days[0]
     for h in cfg.value.horizon_days:
@@ -85,7 +85,7 @@ def fit_value_models(
             summary = tables.summary(plan.validation[-1])  # the BTYD baselines' input, built with the BTYD features
             btyd = tables.btyd.get(plan.validation[-1])  # and their models, fitted there for the BTYD features
             cap = {"max_rows": cfg.models.max_training_rows, "seed": cfg.models.lightgbm.random_state}
-            if sample is not None and h == cfg.time.horizon_days:  # the snapshot step's plan: already capped there
+            if sample is not None and set(plan.train) == set(sample.cutoffs):  # capped by the snapshot step
                 cap["rows_available"] = sample.rows_available
             value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd, **cap)
             plans[h] = plan
