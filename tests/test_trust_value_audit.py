@@ -124,3 +124,27 @@ def test_the_calibration_cutoff_is_later_than_every_label_the_booster_saw():
     assert booster_cutoffs(train[:3], 90) == (list(train[:2]), train[2])  # too short: every earlier cutoff
     with pytest.raises(ValueError, match="two training cutoffs"):
         booster_cutoffs(train[:1], 90)
+
+
+def test_churn_of_the_purchase_models_run_is_not_predicted_twice(trained, monkeypatch):
+    """Same run: churn is the complement of the purchase model, so one booster prediction serves both; the
+    numbers are the churn model's own. Champions of different runs: each model predicts."""
+    from dataclasses import replace
+
+    from segment.pipeline import tracking
+    from segment.pipeline.score import class_probabilities, load_champions
+
+    _, cfg, result = trained
+    champions = load_champions(cfg)
+    feats = result.result.snapshots.labelled.head(500)
+    own = tracking.predict_positive(champions.models["churn"], feats, "churn")
+    called, real = [], tracking.predict_positive
+    monkeypatch.setattr(tracking, "predict_positive", lambda m, f, name: called.append(name) or real(m, f, name))
+    churn, purchase = class_probabilities(None, champions, feats, cfg)
+    assert called == ["propensity"] and np.array_equal(churn, own)
+    np.testing.assert_allclose(purchase, 1.0 - own, rtol=0, atol=1e-15)
+    assert champions.churn_is_complement  # both registered by the one train run
+    apart = replace(champions, churn_is_complement=False)  # e.g. champions promoted from two different runs
+    called.clear()
+    churn, _ = class_probabilities(None, apart, feats, cfg)
+    assert sorted(called) == ["churn", "propensity"] and np.array_equal(churn, own)
