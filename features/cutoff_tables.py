@@ -34,8 +34,23 @@ def as_dates(cutoffs: Sequence[date]) -> list[date]:
 
 
 def by_cutoff(frame: pd.DataFrame, cutoffs: Sequence[date]) -> dict[date, pd.DataFrame]:
-    """The rows of each of `cutoffs` (an empty frame with the columns for a cutoff without rows)."""
-    return {c: frame[frame[CUTOFF] == c] for c in cutoffs}
+    """The rows of each of `cutoffs` (an empty frame with the columns for a cutoff without rows).
+
+    A cutoff's rows are contiguous in the frames given here (ordered by cutoff), so they are taken as
+    slices, which pandas' copy-on-write shares with `frame` (a boolean mask copied the snapshot step's
+    whole feature table: 1.8 GiB at 100M lines).
+    """
+    positions = {pd.Timestamp(k).date(): v for k, v in frame.groupby(CUTOFF, sort=False).indices.items()}
+    out = {}
+    for c in cutoffs:
+        pos = positions.get(pd.Timestamp(c).date())
+        if pos is None:
+            out[c] = frame.iloc[0:0]
+        elif pos[-1] - pos[0] + 1 == len(pos):
+            out[c] = frame.iloc[pos[0] : pos[-1] + 1]
+        else:
+            out[c] = frame.iloc[pos]
+    return out
 
 
 def rows_at(held: dict[date, pd.DataFrame], cutoffs: Sequence[date]) -> pd.DataFrame:

@@ -49,11 +49,11 @@ def _purchase_days(con: duckdb.DuckDBPyConnection, when: date, lines: str) -> It
         for table, col in ((CUSTOMERS, "customer_id"), (PRODUCTS, "product_id")):
             con.execute(
                 f"""CREATE OR REPLACE TEMP TABLE {table} AS
-                    SELECT {col}, CAST(row_number() OVER () - 1 AS BIGINT) AS code
+                    SELECT {col}, CAST(row_number() OVER (ORDER BY {col}) - 1 AS BIGINT) AS code
                     FROM (SELECT DISTINCT {col} {_bought(lines)})""",
                 [when],
             )
-        products = con.execute(f"SELECT count(*) FROM {PRODUCTS}").fetchone()[0]
+        products = con.execute(f"SELECT count(*) FROM {PRODUCTS}").fetchall()[0][0]  # Spark's stand-in: no fetchone
         con.execute(
             f"""CREATE OR REPLACE TEMP TABLE {DAYS} AS
                 SELECT DISTINCT c.code * {products} + p.code AS k, p.code AS p, CAST(l."timestamp" AS DATE) AS day
@@ -123,7 +123,7 @@ def _compute(
         ).df()
         if horizon_days is None:
             return per_product, None
-        longest = con.execute(f"SELECT max(CAST(round(median_days) AS INTEGER)) FROM {INTERVALS}").fetchone()[0]
+        longest = con.execute(f"SELECT max(CAST(round(median_days) AS INTEGER)) FROM {INTERVALS}").fetchall()[0][0]
         earliest = pd.Timestamp(when) - pd.Timedelta(days=longest or 0)
         due = con.execute(_due(products), [earliest.date(), when, when, horizon_days]).df()
     return per_product, _dates(due)

@@ -31,15 +31,33 @@ class TrainingSample:
     customers_available: int
     max_rows: int
     seed: int
-    cutoffs: tuple[date, ...] = ()  # the training cutoffs it cut (every other cutoff keeps every customer)
+    cutoffs: tuple[date, ...] = ()  # the cutoffs it cut (every other cutoff keeps every customer)
+    kind: str = "training"  # or "validation": which cap (`models.max_{kind}_rows`) chose it
 
     def note(self) -> str:
         """One sentence for the model card."""
         return (
-            f"Training capped at models.max_training_rows = {self.max_rows:,}: {self.rows_sampled:,} of "
-            f"{self.rows_available:,} training-cutoff rows ({len(self.customers):,} of {self.customers_available:,} "
-            f"customers, whole customers by a seeded hash of their id, seed {self.seed}); validation rows not sampled."
+            f"{self.kind.capitalize()} capped at models.max_{self.kind}_rows = {self.max_rows:,}: "
+            f"{self.rows_sampled:,} of {self.rows_available:,} {self.kind}-cutoff rows ({len(self.customers):,} of "
+            f"{self.customers_available:,} customers, whole customers by a seeded hash of their id, seed {self.seed})."
         )
+
+
+def cap_notes(training: TrainingSample | None, validation: TrainingSample | None) -> str:
+    """What the caps cut, for a card ("" when neither cut)."""
+    notes = [s.note() for s in (training, validation) if s is not None]
+    if training is not None and validation is None:
+        notes.append("Validation rows not sampled.")
+    return " ".join(notes)
+
+
+def keep_sampled(frame: pd.DataFrame, sample: TrainingSample | None) -> pd.DataFrame:
+    """`frame` with only the sample's customers at the sample's cutoffs (other cutoffs untouched)."""
+    if sample is None:
+        return frame
+    at = frame[CUTOFF].isin(sample.cutoffs)
+    keep = ~at | frame[CUSTOMER_ID].astype(str).isin(set(sample.customers))
+    return frame if keep.all() else frame[keep].reset_index(drop=True)
 
 
 def rows_per_customer_sql(orders: str, cutoffs: str) -> str:
@@ -59,9 +77,18 @@ def rows_per_customer(engine: Engine, train_cutoffs: Sequence[date], orders: str
 
 
 def training_sample(
-    engine: Engine, train_cutoffs: Sequence[date], max_rows: int | None, seed: int, orders: str = "orders"
+    engine: Engine,
+    train_cutoffs: Sequence[date],
+    max_rows: int | None,
+    seed: int,
+    orders: str = "orders",
+    kind: str = "training",
 ) -> TrainingSample | None:
-    """The customers to keep at the training cutoffs, or None when every row fits under `max_rows`."""
+    """The customers to keep at the cutoffs, or None when every row fits under `max_rows`.
+
+    The same function picks the validation sample (`kind="validation"`): one salted hash orders the
+    customers for both caps, so a validation sample at least as large holds the training sample's customers.
+    """
     if max_rows is None:
         return None
     counts = rows_per_customer(engine, train_cutoffs, orders)
@@ -71,4 +98,4 @@ def training_sample(
     kept = kept_customers(counts, max_rows, seed)
     rows = int(counts[kept].sum())
     cut = tuple(sorted(set(pd.to_datetime(list(train_cutoffs)).date)))
-    return TrainingSample(tuple(sorted(map(str, kept))), available, rows, len(counts), max_rows, seed, cut)
+    return TrainingSample(tuple(sorted(map(str, kept))), available, rows, len(counts), max_rows, seed, cut, kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from segment.features.snapshots import SnapshotPlan
-from segment.models.capped import TrainingSample
+from segment.models.capped import TrainingSample, cap_notes
 
 QUESTION = {
     "propensity": "Will this customer place an order in the next {h} days?",
@@ -20,10 +20,11 @@ def model_card(
     lookback_days: int,
     version: int | None = None,
     sample: TrainingSample | None = None,
+    validation_sample: TrainingSample | None = None,
 ) -> str:
     """Markdown: question, population, data window, training design, metrics against baselines, top features.
 
-    `sample`: the training-row cap, when it cut the training rows (said in the data paragraph).
+    `sample`, `validation_sample`: the row caps, when they cut (said in the data paragraph).
     """
     h = plan.horizon_days
     rows = result.rows
@@ -51,7 +52,7 @@ def model_card(
         f"{', '.join(map(str, plan.validation))}; labels from the {h} days after each cutoff. "
         f"{rows.get('train_rows', 0):,} training rows, {rows.get('tuning_rows', 0):,} tuning rows (a fixed fifth "
         f"of the customers), {rows.get('validation_rows', 0):,} validation rows."
-        + (f" {sample.note()}" if sample is not None else ""),
+        + (f" {notes}" if (notes := cap_notes(sample, validation_sample)) else ""),
         "",
         f"**Model.** LightGBM ({rows.get('best_iteration', 0)} trees, early-stopped on the tuning rows of a "
         f"lagged booster); calibration: {result.calibration.get('method', 'none')}, fitted on "

@@ -154,7 +154,8 @@ def fit_value(
     design and scores it as a row of its own (the benchmark's evidence for the choice). `btyd`: BG/NBD and
     Gamma-Gamma already fitted on `summary` (the BTYD inputs' fit at the validation cutoff), not refitted.
     `max_rows`: the training rows are cut to a seeded sample of whole customers above it
-    (`models.max_training_rows`, as for the classifiers); validation rows stay whole.
+    (`models.max_training_rows`, as for the classifiers); validation rows are the snapshot step's (cut there
+    by `models.max_validation_rows`).
     `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card.
     """
     h = plan.horizon_days

@@ -150,7 +150,9 @@ def _target(exp: str, fit: TargetResult, result: TrainResult, cfg: Config) -> tu
         tracking.set_tags({f"{t}_champion_decision": decision, f"{t}_is_champion": str(wins).lower()})
         name = registered_name(cfg.tracking.model_prefix, t)
         ref = tracking.log_and_register(fit.model, name, fit.X_example, predict_fn="predict_proba", set_champion=wins)
-        card = model_card(t, result.plan, fit, cfg.time.churn_lookback_days, ref.version, result.sample)
+        card = model_card(
+            t, result.plan, fit, cfg.time.churn_lookback_days, ref.version, result.sample, result.validation_sample
+        )
         card += f"\n**Registry.** {decision}\n"
         tracking.log_text(card, "model_card.md")
     tracking.log_metrics(fit.metrics["model"], prefix=f"{t}_val_")  # on the parent too, for comparing runs

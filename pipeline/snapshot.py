@@ -18,7 +18,7 @@ from segment.features.at_cutoffs import features_at
 from segment.features.engine import Engine
 from segment.features.gaps import gap_quantiles
 from segment.features.labels import attach_labels, future_buyers
-from segment.models.capped import TrainingSample
+from segment.models.capped import TrainingSample, keep_sampled
 from segment.models.segments import rule_based_segments
 from segment.schema import CUTOFF
 
@@ -66,14 +66,18 @@ def build_snapshots(
     segments: SegmentsConfig,
     sample: TrainingSample | None = None,
     sampled: Sequence[date] = (),
+    validation_sample: TrainingSample | None = None,
 ) -> Snapshots:
     """Features at every cutoff; labels at the `labelled` ones; rule segments at the `segmented` ones.
 
-    With a `sample`, the `sampled` cutoffs (training's) have only the sampled customers' rows.
+    With a `sample`, the `sampled` cutoffs (training's) have only the sampled customers' rows: their
+    features are built for those customers alone. A `validation_sample` cuts its cutoffs' rows after the
+    features are built (one cutoff: the one query is cheaper than copying the sample's lines).
     """
     # with BG/NBD's x (an input of the blend); running sums at many cutoffs, the per-cutoff query at one
     customers = sample.customers if sample is not None else None
     feats = features_at(engine, cutoffs, horizon_days=time.horizon_days, customers=customers, sampled=sampled)
+    feats = keep_sampled(feats, validation_sample)
     labels = feats[feats[CUTOFF].isin(labelled)]
     if len(labelled):
         buyers = future_buyers(engine, labelled, time.horizon_days)

@@ -44,6 +44,7 @@ class TrainResult:
     warnings: tuple[str, ...] = ()  # about the data (short history, future dates): on stderr and in the report
     values: ValueFits = field(default_factory=ValueFits)  # value by horizon and timing (pipeline/valuing.py)
     sample: TrainingSample | None = None  # the training-row cap, when it cut (models/capped.py)
+    validation_sample: TrainingSample | None = None  # the validation-row cap, when it cut
 
     @property
     def metrics(self) -> dict[str, dict[str, dict[str, float]]]:
@@ -52,10 +53,18 @@ class TrainResult:
 
 
 def bounded(labelled: pd.DataFrame, plan: SnapshotPlan, cfg: ModelsConfig) -> pd.DataFrame:
-    """The training cutoffs' rows cut to `max_training_rows` by whole customers; validation rows stay whole."""
-    is_train = labelled[CUTOFF].isin(plan.train)
-    kept = sample_customers(labelled[is_train], cfg.max_training_rows, cfg.lightgbm.random_state)
-    return pd.concat([kept, labelled[~is_train]], ignore_index=True)
+    """The training and validation cutoffs' rows cut to their caps by whole customers (the same seeded hash).
+
+    DuckDB has cut them before the features were built (`training_sample`), so there the frame is
+    returned as it is, uncopied (a copy was 1 GiB at 100M lines); another engine's frame is cut here.
+    """
+    seed = cfg.lightgbm.random_state
+    parts, cut = [], False
+    for cutoffs, cap in ((plan.train, cfg.max_training_rows), (plan.validation, cfg.max_validation_rows)):
+        rows = labelled[labelled[CUTOFF].isin(cutoffs)]
+        cut |= cap is not None and len(rows) > cap
+        parts.append(sample_customers(rows, cap, seed))
+    return pd.concat(parts, ignore_index=True) if cut else labelled
 
 
 def data_warnings(data: Prepared, plan: SnapshotPlan) -> list[str]:
@@ -76,13 +85,14 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     with stage(f"features at {len(cutoffs)} cutoffs ({plan.train[0]} .. {data.last})"):
         # DuckDB: the training-row cap chooses its customers first, so the full training frame is never built
         # (another engine: `bounded` below cuts the built frame, which keeps the same customers)
-        sample = None
+        sample = held_out = None
         if isinstance(data.engine, DuckDBEngine):
-            seed = cfg.models.lightgbm.random_state
-            sample = training_sample(data.engine, plan.train, cfg.models.max_training_rows, seed)
+            seed, m = cfg.models.lightgbm.random_state, cfg.models
+            sample = training_sample(data.engine, plan.train, m.max_training_rows, seed)
+            held_out = training_sample(data.engine, plan.validation, m.max_validation_rows, seed, kind="validation")
         snaps = build_snapshots(
             data.engine, cutoffs, labelled=cutoffs[:-1], segmented=[validation, data.last], time=cfg.time,
-            segments=cfg.segments, sample=sample, sampled=plan.train,
+            segments=cfg.segments, sample=sample, sampled=plan.train, validation_sample=held_out,
         )  # fmt: skip
     with stage("k-means segments"), meter("k tried") as tried:
         segments = segment_customers(
@@ -104,7 +114,7 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
     )
     # the value step reuses the snapshot's features: at training cutoffs only the sampled customers' rows
     values = fit_value_models(data, cfg, known_features=snaps.features, sample=sample)
-    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values, sample)
+    return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values, sample, held_out)
 
 
 def train(cfg: Config, config_path: Path) -> record.TrainRecord:

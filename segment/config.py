@@ -267,6 +267,7 @@ class SearchConfig(Strict):
 
 
 MAX_TRAINING_ROWS = 1_000_000  # docs/performance.md: fit CPU grows with the rows; quality was flat from 200k
+MAX_VALIDATION_ROWS = 1_000_000  # docs/performance.md section 9: 2.7M validation rows were half the 100M peak
 
 
 class GateConfig(Strict):
@@ -295,6 +296,12 @@ class ModelsConfig(Strict):
         MAX_TRAINING_ROWS,
         ge=1000,
         description="cap on training-snapshot rows: a seeded sample of whole customers above it; null = no cap",
+    )
+    max_validation_rows: int | None = Field(
+        MAX_VALIDATION_ROWS,
+        ge=1000,
+        description="cap on validation-snapshot rows: a seeded sample of whole customers above it (the training "
+        "cap's hash, so its customers stay); null = no cap",
     )
     bgnbd_baseline: bool = Field(
         True, description="also score the BG/NBD baseline on the validation rows (the card's comparison; cheap: numpy)"

@@ -85,6 +85,40 @@ def test_build_snapshots_with_a_sample_labels_the_cut_rows_like_the_whole(sample
     pd.testing.assert_frame_equal(cut.labelled, whole.labelled[keep].reset_index(drop=True))
 
 
+def test_the_validation_cap_keeps_sample_customers_customers_and_labels_them_like_the_whole(sample_engine):
+    """`models.max_validation_rows`: the validation cutoff keeps exactly the customers `sample_customers`
+    keeps of its rows (same seed), labelled as in the whole frame; training and the last cutoff are untouched;
+    the training sample's customers are among them; the frame path (`bounded`) picks the same."""
+    from segment.config import ModelsConfig
+    from segment.pipeline.train import bounded
+
+    engine, train, later, _ = sample_engine
+    cfg = SimpleNamespace(time=TimeConfig(), segments=SegmentsConfig())
+    cutoffs, validation = [*train, *later], later[:1]
+    whole = build_snapshots(engine, cutoffs, labelled=cutoffs[:-1], time=cfg.time, segments=cfg.segments)
+    at_val = whole.labelled[whole.labelled["cutoff"].isin(validation)]
+    cap = len(at_val) // 2
+    training = training_sample(engine, train, 3000, seed=0)
+    held = training_sample(engine, validation, cap, seed=0, kind="validation")
+    assert held is not None and held.kind == "validation" and held.cutoffs == tuple(validation)
+    assert set(held.customers) == set(sample_customers(at_val, cap, 0)["customer_id"].astype(str))
+    assert set(training.customers) <= set(held.customers)  # one hash orders both caps
+    cut = build_snapshots(
+        engine, cutoffs, labelled=cutoffs[:-1], segmented=[validation[0]], time=cfg.time, segments=cfg.segments,
+        sample=training, sampled=train, validation_sample=held,
+    )  # fmt: skip
+    keep = (~whole.labelled["cutoff"].isin(train) | whole.labelled["customer_id"].isin(training.customers)) & (
+        ~whole.labelled["cutoff"].isin(validation) | whole.labelled["customer_id"].isin(held.customers)
+    )
+    pd.testing.assert_frame_equal(cut.labelled, whole.labelled[keep].reset_index(drop=True))
+    assert (cut.features["cutoff"] == later[-1]).sum() == (whole.features["cutoff"] == later[-1]).sum()
+    assert len(cut.segmented[validation[0]].features) == held.rows_sampled <= cap
+    plan = SnapshotPlan(train=tuple(train), validation=tuple(validation), horizon_days=90)
+    caps = ModelsConfig().model_copy(update={"max_training_rows": 10**9, "max_validation_rows": cap})  # < 1000 here
+    framed = bounded(whole.labelled, plan, caps)
+    assert set(framed.loc[framed["cutoff"].isin(validation), "customer_id"].astype(str)) == set(held.customers)
+
+
 def test_the_model_card_says_when_training_was_capped(sample_engine):
     engine, train, _, _ = sample_engine
     sample = training_sample(engine, train, 1000, seed=5)
@@ -95,7 +129,11 @@ def test_the_model_card_says_when_training_was_capped(sample_engine):
     )
     card = model_card("propensity", plan, result, 90, sample=sample)
     assert f"{sample.rows_sampled:,} of {sample.rows_available:,} training-cutoff rows" in card
-    assert "seed 5" in card and "models.max_training_rows = 1,000" in card
+    assert "seed 5" in card and "models.max_training_rows = 1,000" in card and "Validation rows not sampled" in card
+    held = training_sample(engine, train[-1:], 100, seed=5, kind="validation")
+    card = model_card("propensity", plan, result, 90, sample=sample, validation_sample=held)
+    assert f"models.max_validation_rows = 100: {held.rows_sampled:,} of {held.rows_available:,}" in card
+    assert "not sampled" not in card
     assert "capped" not in model_card("propensity", plan, result, 90)
 
 
@@ -125,3 +163,21 @@ def test_the_value_step_reads_only_the_cap_s_customers_at_the_cut_cutoffs(sample
         got.loc[at_validation, list(BTYD_FEATURES)].reset_index(drop=True),
         whole.loc[whole["cutoff"] == later[0], list(BTYD_FEATURES)].reset_index(drop=True),
     )
+
+
+def test_bounded_cuts_only_training_rows_and_copies_nothing_when_they_fit(sample_engine):
+    """`train.bounded` (the cut of a built frame, for engines that cannot cut first): above the cap the
+    training rows are `sample_customers`' and validation rows stay whole; within it the frame is returned as is."""
+    from segment.config import ModelsConfig
+    from segment.pipeline.train import bounded
+
+    _, train, later, full = sample_engine
+    plan = SnapshotPlan(train=train, validation=later[:1], horizon_days=90)
+    labelled = full[full["cutoff"] != later[-1]].reset_index(drop=True)
+    n_train = int(labelled["cutoff"].isin(train).sum())
+    assert bounded(labelled, plan, ModelsConfig(max_training_rows=n_train)) is labelled
+    assert bounded(labelled, plan, ModelsConfig(max_training_rows=None)) is labelled
+    cut = bounded(labelled, plan, ModelsConfig(max_training_rows=n_train // 3))
+    expected = sample_customers(labelled[labelled["cutoff"].isin(train)], n_train // 3, 0)
+    pd.testing.assert_frame_equal(cut[cut["cutoff"].isin(train)], expected.reset_index(drop=True))
+    assert (cut["cutoff"] == later[0]).sum() == (labelled["cutoff"] == later[0]).sum()
