@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from segment.config import OutputConfig
+from segment.pipeline.database_insert import bulk_insert
 from segment.pipeline.outputs import PublishError
 from segment.pipeline.progress import warn
 from segment.pipeline.safe_input import redact
@@ -85,7 +86,7 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
             schema=schema,
             if_exists="append",
             index=False,
-            chunksize=10_000,
+            method=bulk_insert,  # the default's values, without SQLAlchemy's per-row work (database_insert.py)
             dtype={SCORE_DATE: sa.Date()},
         )
 
