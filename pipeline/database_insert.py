@@ -1,87 +1,87 @@
-"""Bulk inserts for `DataFrame.to_sql(method=...)`: the same values as pandas' default insert, without its cost.
+"""Bulk inserts of a frame: the values pandas' `to_sql` stores, without SQLAlchemy's work per row.
 
-pandas' default inserts through SQLAlchemy's `executemany` of one dict per row, and SQLAlchemy compiles the
-parameters of every row (`_init_compiled`, `construct_params`): at 3M segment-table rows that was 53 s of a
-170 s score, sqlite3 itself about 10 s of it (docs/performance.md section 9). The callable here takes the
-rows pandas already prepared (NaN/NaT -> None, numpy scalars -> Python ones, datetimes -> `datetime`) and
-applies the bind processor of each column's SQLAlchemy type once per distinct value, not once per row, so
-every stored value is what the default path stores:
+pandas' default insert hands SQLAlchemy one dict per row, and SQLAlchemy compiles the parameters of every
+row (`_init_compiled`, `construct_params`): at 3M segment-table rows that was 53 s of a 170 s score. Here
+pandas still chooses the column types and creates a missing table (`to_sql` of no rows, with those types)
+and still converts the values (`SQLTable.insert_data`: NaN/NaT -> None, numpy scalars -> Python ones,
+datetimes -> `datetime`), a batch of rows at a time; each column's SQLAlchemy bind processor (SQLite: a date
+-> 'YYYY-MM-DD') is applied once per distinct value; then the driver gets plain tuples:
 
-- SQLite: one `INSERT` with `?` markers, `executemany` of plain tuples (through `exec_driver_sql`, so
-  errors arrive as SQLAlchemy's, redacted by `database.database_error`);
-- PostgreSQL with psycopg 3: `COPY ... FROM STDIN`, rows written by the driver's `write_row` (adapted as in
-  a query); when a column of an existing table has another kind of type than pandas would create (an
-  `INSERT` casts, `COPY` parses text and may refuse), the default insert is kept;
-- anything else: pandas' default insert.
+- SQLite: one `INSERT` with `?` markers, the driver's `executemany` per batch, reading the rows as they are
+  made (an error is raised as SQLAlchemy's, without parameters, which `database.database_error` redacts);
+- PostgreSQL with psycopg 3: `COPY ... FROM STDIN`, each row written by the driver (adapted as in a query);
+  when a column of an existing table has another kind of type than pandas chose (an `INSERT` casts, `COPY`
+  parses text and may refuse), the default insert is kept;
+- any other database: pandas' default insert, as before.
 
-`to_sql` still creates a missing table (same column types) and pandas still converts the values.
+Why not `to_sql(method=...)`: pandas converts the whole frame before calling it and hands rows, so applying
+the processors per column means transposing every batch; measured 35 % slower (docs/performance.md).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
-from itertools import islice
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
+from pandas.io.sql import SQLDatabase, SQLTable
 
-ROWS_PER_BATCH = 100_000  # rows per `executemany` / per processed batch: bounded memory, negligible calls
+ROWS_PER_BATCH = 100_000  # rows converted and sent at a time: bounded memory, negligible calls
 
 Processor = Callable[[Any], Any]
 
 
-def bulk_insert(table: Any, conn: sa.Connection, keys: list[str], data_iter: Iterable[tuple]) -> int:
-    """`to_sql(method=bulk_insert)`: insert pandas' prepared rows in bulk; return the number of rows.
-
-    `table` is pandas' `SQLTable` (its `.table` is the `sa.Table` whose column types pandas chose, whose bind
-    processors the default insert would apply; its `.frame` the frame being written).
-    """
+def insert_frame(conn: sa.Connection, name: str, df: pd.DataFrame, schema: str | None, dtype: dict) -> None:
+    """Append the rows of `df` to table `name` in the open transaction, creating it as `to_sql` would."""
+    db = SQLDatabase(conn, schema=schema)
+    table = SQLTable(name, db, frame=df, index=False, if_exists="append", schema=schema, dtype=dtype).table
     dialect = conn.dialect
     if dialect.name == "sqlite":
         write = _sqlite_executemany
-    elif dialect.name == "postgresql" and dialect.driver == "psycopg" and same_type_kinds(conn, table.table):
+    elif dialect.name == "postgresql" and dialect.driver == "psycopg":
         write = _postgres_copy
-    else:  # pandas' default (one dict per row through SQLAlchemy), a batch at a time
-        it = iter(data_iter)
-        return sum(table._execute_insert(conn, keys, batch) for batch in iter(lambda: list(islice(it, ROWS_PER_BATCH)), []))
-    rows = processed_rows(data_iter, column_processors(table.table, table.frame, keys, dialect))
-    return write(conn, table.table, keys, rows)
+    else:  # pandas' default insert
+        df.to_sql(name, conn, schema=schema, if_exists="append", index=False, chunksize=10_000, dtype=dtype)
+        return
+    types = {c.name: c.type for c in table.columns}  # pandas' choice, for every column
+    df.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)  # creates if missing
+    if write is _postgres_copy and not same_type_kinds(conn, table):
+        df.to_sql(name, conn, schema=schema, if_exists="append", index=False, chunksize=10_000, dtype=dtype)
+        return
+    processors = column_processors(table, df, dialect)
+    write(conn, table, batches(db, name, df, schema, dtype, processors))
 
 
-def column_processors(
-    sa_table: sa.Table, frame: pd.DataFrame, keys: list[str], dialect: sa.Dialect
-) -> list[Processor | None]:
+def batches(
+    db: SQLDatabase, name: str, df: pd.DataFrame, schema: str | None, dtype: dict, processors: list[Processor | None]
+) -> Iterator[Iterator[tuple]]:
+    """The rows of `df` as the driver takes them (tuples, made as it reads them), `ROWS_PER_BATCH` at a time."""
+    for start in range(0, len(df), ROWS_PER_BATCH):
+        part = df.iloc[start : start + ROWS_PER_BATCH]
+        _, columns = SQLTable(name, db, frame=part, index=False, schema=schema, dtype=dtype).insert_data()
+        for i, proc in enumerate(processors):
+            if proc is not None:
+                columns[i] = map_distinct(proc, columns[i])
+        yield zip(*columns, strict=True)
+
+
+def column_processors(table: sa.Table, df: pd.DataFrame, dialect: sa.Dialect) -> list[Processor | None]:
     """Per column, SQLAlchemy's bind processor for its type on this dialect, or None where it does nothing.
 
-    A float column's processor (SQLite: `float(v)`) is skipped: pandas hands Python floats or None, which
-    it returns unchanged.
+    A float column's processor (SQLite: `float(v)`) is skipped: pandas hands Python floats or None, which it
+    returns unchanged.
     """
     out: list[Processor | None] = []
-    for key in keys:
-        kind = sa_table.c[key].type
-        proc = kind.dialect_impl(dialect).bind_processor(dialect)
-        if proc is not None and isinstance(kind, sa.Float) and frame[key].dtype.kind == "f":
+    for column in table.columns:
+        proc = column.type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None and isinstance(column.type, sa.Float) and df[column.name].dtype.kind == "f":
             proc = None
         out.append(proc)
     return out
 
 
-def processed_rows(data_iter: Iterable[tuple], processors: list[Processor | None]) -> Iterator[tuple]:
-    """The rows with each column's processor applied, batch by batch (rows as they come when none applies)."""
-    if not any(processors):
-        yield from data_iter
-        return
-    it = iter(data_iter)
-    while batch := list(islice(it, ROWS_PER_BATCH)):
-        columns = list(zip(*batch, strict=True))
-        for i, proc in enumerate(processors):
-            if proc is not None:
-                columns[i] = map_distinct(proc, columns[i])
-        yield from zip(*columns, strict=True)
-
-
-def map_distinct(proc: Processor, values: tuple) -> list:
+def map_distinct(proc: Processor, values) -> list:
     """`[proc(v) for v in values]`, calling `proc` once per distinct value (a date column has few)."""
     try:
         once = {v: proc(v) for v in set(values)}
@@ -90,38 +90,41 @@ def map_distinct(proc: Processor, values: tuple) -> list:
     return list(map(once.__getitem__, values))
 
 
-def _sqlite_executemany(conn: sa.Connection, sa_table: sa.Table, keys: list[str], rows: Iterator[tuple]) -> int:
+def _columns(conn: sa.Connection, table: sa.Table) -> tuple[str, str]:
     quote = conn.dialect.identifier_preparer
-    columns = ", ".join(quote.quote(k) for k in keys)
-    sql = f"INSERT INTO {quote.format_table(sa_table)} ({columns}) VALUES ({', '.join('?' * len(keys))})"
-    n = 0
-    while batch := list(islice(rows, ROWS_PER_BATCH)):
-        conn.exec_driver_sql(sql, batch)  # tuples go to the driver as they are
-        n += len(batch)
-    return n
+    return quote.format_table(table), ", ".join(quote.quote(c.name) for c in table.columns)
 
 
-def _postgres_copy(conn: sa.Connection, sa_table: sa.Table, keys: list[str], rows: Iterator[tuple]) -> int:
-    import psycopg  # the driver this dialect runs on
+def _sqlite_executemany(conn: sa.Connection, table: sa.Table, rows: Iterator[Iterator[tuple]]) -> None:
+    import sqlite3  # the driver of this dialect
 
-    quote = conn.dialect.identifier_preparer
-    columns = ", ".join(quote.quote(k) for k in keys)
-    sql = f"COPY {quote.format_table(sa_table)} ({columns}) FROM STDIN"
-    n = 0
+    target, columns = _columns(conn, table)
+    sql = f"INSERT INTO {target} ({columns}) VALUES ({', '.join('?' * len(table.columns))})"
+    cur = conn.connection.driver_connection.cursor()
+    try:
+        for batch in rows:
+            cur.executemany(sql, batch)
+    except sqlite3.Error as e:  # as SQLAlchemy raises it, without parameters (ids, scores)
+        raise sa.exc.DBAPIError.instance(sql, None, e, sqlite3.Error) from e
+    finally:
+        cur.close()
+
+
+def _postgres_copy(conn: sa.Connection, table: sa.Table, rows: Iterator[Iterator[tuple]]) -> None:
+    import psycopg  # the driver of this dialect
+
+    target, columns = _columns(conn, table)
+    sql = f"COPY {target} ({columns}) FROM STDIN"
     try:
         with conn.connection.driver_connection.cursor() as cur, cur.copy(sql) as copy:
-            for row in rows:
-                copy.write_row(row)
-                n += 1
-    except psycopg.Error as e:  # as SQLAlchemy would raise it; no parameters (ids, scores) attached
+            for batch in rows:
+                for row in batch:
+                    copy.write_row(row)
+    except psycopg.Error as e:  # as SQLAlchemy raises it, without parameters (ids, scores)
         raise sa.exc.DBAPIError.instance(sql, None, e, psycopg.Error) from e
-    return n
 
 
-def same_type_kinds(conn: sa.Connection, sa_table: sa.Table) -> bool:
+def same_type_kinds(conn: sa.Connection, table: sa.Table) -> bool:
     """Whether the stored table's columns have the kinds of type pandas chose (so COPY stores what INSERT would)."""
-    stored = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(sa_table.name, schema=sa_table.schema)}
-    return all(
-        c.name in stored and stored[c.name]._type_affinity is c.type._type_affinity
-        for c in sa_table.columns
-    )
+    stored = {c["name"]: c["type"] for c in sa.inspect(conn).get_columns(table.name, schema=table.schema)}
+    return all(c.name in stored and stored[c.name]._type_affinity is c.type._type_affinity for c in table.columns)
