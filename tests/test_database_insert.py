@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from segment.pipeline import database
-from segment.pipeline import database_insert
+from segment.pipeline import database, database_insert
 from segment.pipeline.database_insert import map_distinct
 from segment.pipeline.safe_paths import sqlite_url
 from segment.schema import SCORE_DATE, SEGMENT_TABLE
@@ -74,7 +73,7 @@ def sqlite_contents(path, name: str) -> tuple[list, list, list]:
         cols = [c for c, _ in declared]
         rows = conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
         typeofs = conn.execute(
-            f"SELECT {', '.join(f'typeof({q})' for q in (chr(34) + c + chr(34) for c in cols))} FROM \"{name}\" "
+            f'SELECT {", ".join(f"typeof({q})" for q in (chr(34) + c + chr(34) for c in cols))} FROM "{name}" '
             "ORDER BY rowid"
         ).fetchall()
     return declared, [[(type(v).__name__, repr(v)) for v in r] for r in rows], typeofs
