@@ -184,3 +184,21 @@ def test_postgresql_copy_stores_what_the_default_insert_stored(postgres_url):
     assert new[0] == old[0] and len(new[1]) == len(frame)
     assert new[1] == old[1]
     assert ("float", "inf") in [r[4] for r in new[1]] and ("NoneType", "None") in [r[4] for r in new[1]]
+
+
+def test_postgresql_keeps_the_default_insert_where_a_stored_column_has_another_type(postgres_url):
+    """An older table whose column is an integer: INSERT casts the floats, COPY would refuse them."""
+    frame = segment_frame(50, seed=13)[["customer_id", SCORE_DATE, "monetary", "recency_days"]]
+    frame = frame.assign(monetary=frame["monetary"].fillna(1.5).clip(-1e6, 1e6).round(1))
+    names = {"old": f"seg_cast_old_{os.getpid()}", "new": f"seg_cast_new_{os.getpid()}"}
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        for name in names.values():
+            conn.exec_driver_sql(
+                f'CREATE TABLE "{name}" (customer_id TEXT, score_date DATE, monetary BIGINT, recency_days FLOAT)'
+            )
+        old_write(conn, names["old"], frame)
+    engine.dispose()
+    database.write_database({names["new"]: frame}, postgres_url, DAY)
+    old, new = _pg_contents(postgres_url, names["old"]), _pg_contents(postgres_url, names["new"])
+    assert new == old and {t for t, _ in (r[2] for r in new[1])} == {"int"}
