@@ -7,8 +7,8 @@ output/default/segment_table/score_date=*/part-0.parquet). Its rows are tiled to
 customer ids and its score date put back as a column (as `publish` holds it), then written into a new
 temporary SQLite file twice per repeat: the old way (`to_sql`, 10,000 rows per chunk, as
 `database.write_rows` did) and through `database.write_database` (delete of the date, bulk insert, commit).
-Each write runs in a forked process of its own (the frame already built), so its peak resident memory is
-its own. Prints one JSON line per write: seconds, the load average when it started, the peak RSS; then
+Each write runs in a process forked after the frame is built (shared, not copied), so its peak resident
+memory is the frame's plus its own. Prints one JSON line per write: seconds, the load average when it started, the peak RSS; then
 whether both files hold the same values with the same SQLite types.
 """
 
@@ -75,14 +75,17 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as tmp:
                 files = {way: Path(tmp) / f"{way}.db" for way in ("old", "bulk")}
                 for way, path in files.items():
-                    with fork.Pool(1) as pool:
-                        took = pool.apply(_timed_write, (way, frame, when, sqlite_url(path)))
+                    results = fork.SimpleQueue()
+                    child = fork.Process(target=_timed_write, args=(way, frame, when, sqlite_url(path), results))
+                    child.start()  # forked: it shares the frame, nothing is copied or pickled
+                    took = results.get()
+                    child.join()
                     print(json.dumps({"rows": n, "repeat": r, "write": way, **took}), flush=True)
                 same = _digest(files["old"]) == _digest(files["bulk"])
                 print(json.dumps({"rows": n, "repeat": r, "same_rows": same}), flush=True)
 
 
-def _timed_write(way: str, frame, when: date, url: str) -> dict:
+def _timed_write(way: str, frame, when: date, url: str, results) -> None:
     from segment.pipeline import database
 
     load = os.getloadavg()[0]
@@ -93,7 +96,7 @@ def _timed_write(way: str, frame, when: date, url: str) -> dict:
         database.write_database({"segment_table": frame}, url, when)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux -> GiB
-    return {"seconds": round(wall, 2), "load1": round(load, 2), "peak_rss_gib": round(peak, 2)}
+    results.put({"seconds": round(wall, 2), "load1": round(load, 2), "peak_rss_gib": round(peak, 2)})
 
 
 def _digest(path: Path) -> str:
