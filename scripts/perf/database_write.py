@@ -8,8 +8,8 @@ customer ids and its score date put back as a column (as `publish` holds it), th
 temporary SQLite file twice per repeat: the old way (`to_sql`, 10,000 rows per chunk, as
 `database.write_rows` did) and through `database.write_database` (delete of the date, bulk insert, commit).
 Each write runs in a process forked after the frame is built (shared, not copied), so its peak resident
-memory is the frame's plus its own. Prints one JSON line per write: seconds, the load average when it started, the peak RSS; then
-whether both files hold the same values with the same SQLite types.
+memory is the frame's plus its own. Prints one JSON line per write: seconds, the load average when it
+started, the peak RSS; then whether both files hold the same values with the same SQLite types.
 """
 
 from __future__ import annotations
