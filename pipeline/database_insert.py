@@ -25,7 +25,7 @@ from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from pandas.io.sql import SQLDatabase, SQLTable
+from pandas.io.sql import SQLDatabase, SQLTable  # what `to_sql` runs (`SQLTable` is what its `method=` gets)
 
 ROWS_PER_BATCH = 100_000  # rows converted and sent at a time: bounded memory, negligible calls
 
@@ -36,21 +36,23 @@ def insert_frame(conn: sa.Connection, name: str, df: pd.DataFrame, schema: str |
     """Append the rows of `df` to table `name` in the open transaction, creating it as `to_sql` would."""
     db = SQLDatabase(conn, schema=schema)
     table = SQLTable(name, db, frame=df, index=False, if_exists="append", schema=schema, dtype=dtype).table
+    types = {c.name: c.type for c in table.columns}  # pandas' choice for this frame (no database access)
+    df.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)  # creates if missing
+    write = bulk_writer(conn, table)
+    if write is None:  # pandas' default insert, as before
+        df.to_sql(name, conn, schema=schema, if_exists="append", index=False, chunksize=10_000, dtype=dtype)
+        return
+    write(conn, table, batches(db, name, df, schema, dtype, column_processors(table, df, conn.dialect)))
+
+
+def bulk_writer(conn: sa.Connection, table: sa.Table) -> Callable | None:
+    """The bulk path for this database and table, or None where only pandas' default insert is safe."""
     dialect = conn.dialect
     if dialect.name == "sqlite":
-        write = _sqlite_executemany
-    elif dialect.name == "postgresql" and dialect.driver == "psycopg":
-        write = _postgres_copy
-    else:  # pandas' default insert
-        df.to_sql(name, conn, schema=schema, if_exists="append", index=False, chunksize=10_000, dtype=dtype)
-        return
-    types = {c.name: c.type for c in table.columns}  # pandas' choice, for every column
-    df.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)  # creates if missing
-    if write is _postgres_copy and not same_type_kinds(conn, table):
-        df.to_sql(name, conn, schema=schema, if_exists="append", index=False, chunksize=10_000, dtype=dtype)
-        return
-    processors = column_processors(table, df, dialect)
-    write(conn, table, batches(db, name, df, schema, dtype, processors))
+        return _sqlite_executemany
+    if dialect.name == "postgresql" and dialect.driver == "psycopg" and same_type_kinds(conn, table):
+        return _postgres_copy
+    return None
 
 
 def batches(
