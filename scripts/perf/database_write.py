@@ -9,7 +9,8 @@ temporary SQLite file twice per repeat: the old way (`to_sql`, 10,000 rows per c
 `database.write_rows` did) and through `database.write_database` (delete of the date, bulk insert, commit).
 Each write runs in a process forked after the frame is built (shared, not copied), so its peak resident
 memory is the frame's plus its own. Prints one JSON line per write: seconds, the load average when it
-started, the peak RSS; then whether both files hold the same values with the same SQLite types.
+started, the peak RSS; then whether both tables hold the same values (and SQLite types). `--postgres URL`
+writes into that PostgreSQL database instead (two tables, dropped after the comparison).
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import json
 import multiprocessing
 import os
 import resource
-import sqlite3
 import tempfile
 import time
 from datetime import date
@@ -41,7 +41,7 @@ def segment_rows(partition: Path, n: int):
     return frame, when
 
 
-def old_write(url: str, frame, when: date) -> None:
+def old_write(url: str, table: str, frame) -> None:
     """`database.write_rows` before the bulk insert: pandas' default insert, in the same kind of transaction."""
     import sqlalchemy as sa
 
@@ -51,7 +51,7 @@ def old_write(url: str, frame, when: date) -> None:
     try:
         with engine.begin() as conn:
             frame.to_sql(
-                "segment_table",
+                table,
                 conn,
                 if_exists="append",
                 index=False,
@@ -67,48 +67,64 @@ def main() -> None:
     ap.add_argument("partition", type=Path)
     ap.add_argument("--rows", type=int, nargs="+", default=[300_000, 3_000_000])
     ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--postgres", metavar="URL", help="write into this PostgreSQL database instead (tables dropped)")
     a = ap.parse_args()
     fork = multiprocessing.get_context("fork")  # each write in its own process: its own peak memory
     for n in a.rows:
         frame, when = segment_rows(a.partition, n)
         for r in range(a.repeats):
             with tempfile.TemporaryDirectory() as tmp:
-                files = {way: Path(tmp) / f"{way}.db" for way in ("old", "bulk")}
-                for way, path in files.items():
+                if a.postgres:
+                    targets = {way: (a.postgres, f"perf_{way}_{os.getpid()}") for way in ("old", "bulk")}
+                else:
+                    targets = {way: (sqlite_url(Path(tmp) / f"{way}.db"), "segment_table") for way in ("old", "bulk")}
+                for way, (url, table) in targets.items():
                     results = fork.SimpleQueue()
-                    child = fork.Process(target=_timed_write, args=(way, frame, when, sqlite_url(path), results))
+                    child = fork.Process(target=_timed_write, args=(way, frame, when, url, table, results))
                     child.start()  # forked: it shares the frame, nothing is copied or pickled
                     took = results.get()
                     child.join()
                     print(json.dumps({"rows": n, "repeat": r, "write": way, **took}), flush=True)
-                same = _digest(files["old"]) == _digest(files["bulk"])
+                same = _digest(*targets["old"]) == _digest(*targets["bulk"])
                 print(json.dumps({"rows": n, "repeat": r, "same_rows": same}), flush=True)
 
 
-def _timed_write(way: str, frame, when: date, url: str, results) -> None:
+def _timed_write(way: str, frame, when: date, url: str, table: str, results) -> None:
     from segment.pipeline import database
 
     load = os.getloadavg()[0]
     t = time.perf_counter()
     if way == "old":
-        old_write(url, frame, when)
+        old_write(url, table, frame)
     else:
-        database.write_database({"segment_table": frame}, url, when)
+        database.write_database({table: frame}, url, when)
     wall = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux -> GiB
     results.put({"seconds": round(wall, 2), "load1": round(load, 2), "peak_rss_gib": round(peak, 2)})
 
 
-def _digest(path: Path) -> str:
-    """Every stored value with its SQLite type, hashed (the two files must hold the same rows)."""
+def _digest(url: str, table: str) -> str:
+    """Every stored value (and its SQLite type), hashed: the two tables must hold the same rows. Drops them
+    from PostgreSQL."""
     import hashlib
 
+    import sqlalchemy as sa
+
     h = hashlib.sha256()
-    with sqlite3.connect(path) as conn:
-        cols = [r[1] for r in conn.execute("PRAGMA table_info(segment_table)")]
-        sel = ", ".join(f'"{c}", typeof("{c}")' for c in cols)
-        for row in conn.execute(f"SELECT {sel} FROM segment_table ORDER BY rowid"):
-            h.update(repr(row).encode())
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as conn:
+            cols = [c["name"] for c in sa.inspect(conn).get_columns(table)]
+            if engine.dialect.name == "sqlite":
+                sel, order = ", ".join(f'"{c}", typeof("{c}")' for c in cols), "rowid"
+            else:
+                sel, order = ", ".join(f'"{c}"' for c in cols), "customer_id"
+            for row in conn.exec_driver_sql(f'SELECT {sel} FROM "{table}" ORDER BY {order}'):
+                h.update(repr(tuple(row)).encode())
+            if engine.dialect.name != "sqlite":
+                conn.exec_driver_sql(f'DROP TABLE "{table}"')
+    finally:
+        engine.dispose()
     return h.hexdigest()
 
 
