@@ -202,3 +202,19 @@ def test_postgresql_keeps_the_default_insert_where_a_stored_column_has_another_t
     database.write_database({names["new"]: frame}, postgres_url, DAY)
     old, new = _pg_contents(postgres_url, names["old"]), _pg_contents(postgres_url, names["new"])
     assert new == old and {t for t, _ in (r[2] for r in new[1])} == {"int"}
+
+
+def test_a_failing_copy_is_reported_without_values_and_leaves_nothing(postgres_url):
+    frame = segment_frame(300, seed=3)
+    frame.loc[299, "customer_id"] = frame.loc[0, "customer_id"]  # the last row breaks a unique index
+    name = f"seg_unique_{os.getpid()}"
+    engine = sa.create_engine(postgres_url)
+    with engine.begin() as conn:
+        old_write(conn, name, frame.head(5))
+        conn.exec_driver_sql(f'DELETE FROM "{name}"')
+        conn.exec_driver_sql(f'CREATE UNIQUE INDEX "{name}_u" ON "{name}" (customer_id)')
+    engine.dispose()
+    with pytest.raises(database.PublishError) as e:
+        database.write_database({name: frame}, postgres_url, DAY)
+    assert "UniqueViolation" in str(e.value) and "C0000000" not in str(e.value)
+    assert len(_pg_contents(postgres_url, name)[1]) == 0  # one transaction: nothing of it stays
