@@ -15,6 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from segment.config import OutputConfig
+from segment.pipeline.database_insert import insert_frame
 from segment.pipeline.outputs import PublishError
 from segment.pipeline.progress import warn
 from segment.pipeline.safe_input import redact
@@ -79,15 +80,7 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
             t = sa.Table(name, sa.MetaData(schema=schema), autoload_with=conn)
             add_missing_columns(conn, t, df)
             conn.execute(t.delete().where(t.c.score_date == score_date))
-        df.to_sql(
-            name,
-            conn,
-            schema=schema,
-            if_exists="append",
-            index=False,
-            chunksize=10_000,
-            dtype={SCORE_DATE: sa.Date()},
-        )
+        insert_frame(conn, name, df, schema, dtype={SCORE_DATE: sa.Date()})  # pandas' types and values, in bulk
 
 
 def add_missing_columns(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> list[str]:
