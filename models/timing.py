@@ -164,6 +164,7 @@ def fit_timing(
     max_rows: int | None = None,
     seed: int = 0,
     rows_available: int | None = None,
+    validation_rows_available: int | None = None,
 ) -> TimingResult:
     """Fit the hazard on the training cutoffs; score it and the baselines on the validation cutoffs.
 
@@ -173,7 +174,8 @@ def fit_timing(
     at the validation cutoff) is given; `btyd`: BG/NBD and Gamma-Gamma already fitted on it, not refitted.
     `max_rows` bounds the hazard's person-period rows (up to one per grid point per training row): the
     training rows are cut to a seeded sample of whole customers with at most `max_rows / len(grid)` rows.
-    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card.
+    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card;
+    `validation_rows_available`: the same for the validation rows (`models.max_validation_rows`).
     """
     grid, note = timing_grid(cfg, plan.horizon_days)
     n = grid[-1]
@@ -238,6 +240,7 @@ def fit_timing(
             "training_rows_available": available,
             "training_rows_sampled": len(train),
             "validation_rows": len(val),
+            "validation_rows_available": validation_rows_available or len(val),
         },
         notes=notes,
         X_val=val[features],

@@ -145,6 +145,7 @@ def fit_value(
     max_rows: int | None = None,
     seed: int = 0,
     rows_available: int | None = None,
+    validation_rows_available: int | None = None,
 ) -> ValueResult:
     """Fit `cfg.model` for the plan's horizon on the training cutoffs; score it and the baselines on validation.
 
@@ -156,7 +157,8 @@ def fit_value(
     `max_rows`: the training rows are cut to a seeded sample of whole customers above it
     (`models.max_training_rows`, as for the classifiers); validation rows are the snapshot step's (cut there
     by `models.max_validation_rows`).
-    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card.
+    `rows_available`: the training rows before a cap applied upstream (the snapshot step's), for the card;
+    `validation_rows_available`: the same for the validation rows (`models.max_validation_rows`).
     """
     h = plan.horizon_days
     train, val = train_validation_rows(snapshots, plan)
@@ -196,6 +198,7 @@ def fit_value(
             "training_rows_available": available,
             "training_rows_sampled": len(train),
             "validation_rows": len(val),
+            "validation_rows_available": validation_rows_available or len(val),
             "validation_negative_windows_per_mille": round(1000 * negative, 2),
         },
         notes=notes,

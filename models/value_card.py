@@ -32,14 +32,21 @@ def _data(plan: SnapshotPlan, rows: dict[str, int], label_days: int) -> str:
 
 
 def _capped(rows: dict[str, int]) -> str:
-    """Says when `models.max_training_rows` cut the training rows (a reader must know the fit saw a sample)."""
+    """Says when `models.max_training_rows` or `max_validation_rows` cut the rows (the fit saw a sample)."""
+    out = ""
     available, sampled = rows.get("training_rows_available"), rows.get("training_rows_sampled")
-    if available is None or sampled is None or sampled >= available:
-        return ""
-    return (
-        f" Training was capped (`models.max_training_rows`): a seeded sample of whole customers, {sampled:,} of "
-        f"{available:,} training-cutoff rows."
-    )
+    if available is not None and sampled is not None and sampled < available:
+        out += (
+            f" Training was capped (`models.max_training_rows`): a seeded sample of whole customers, {sampled:,} of "
+            f"{available:,} training-cutoff rows."
+        )
+    available, sampled = rows.get("validation_rows_available"), rows.get("validation_rows")
+    if available is not None and sampled is not None and sampled < available:
+        out += (
+            f" Validation was capped (`models.max_validation_rows`): a seeded sample of whole customers, {sampled:,} "
+            f"of {available:,} validation-cutoff rows."
+        )
+    return out
 
 
 def value_card(name: str, plan: SnapshotPlan, result: ValueResult, version: int | None = None) -> str:

@@ -113,7 +113,7 @@ def fit(data: Prepared, cfg: Config, reference: Segmenter | None = None) -> Trai
         reference_rows, model_inputs(reference_rows), history=snaps.labelled, lag_days=cfg.time.horizon_days
     )
     # the value step reuses the snapshot's features: at training cutoffs only the sampled customers' rows
-    values = fit_value_models(data, cfg, known_features=snaps.features, sample=sample)
+    values = fit_value_models(data, cfg, known_features=snaps.features, sample=sample, validation_sample=held_out)
     return TrainResult(data, plan, snaps, segments, fits, reference, tuple(found), values, sample, held_out)
 
 

@@ -51,13 +51,18 @@ def value_metric_names(name: str, metrics: dict[str, dict[str, float]]) -> dict[
 
 
 def fit_value_models(
-    data: Prepared, cfg: Config, known_features: pd.DataFrame | None = None, sample: TrainingSample | None = None
+    data: Prepared,
+    cfg: Config,
+    known_features: pd.DataFrame | None = None,
+    sample: TrainingSample | None = None,
+    validation_sample: TrainingSample | None = None,
 ) -> ValueFits:
     """For each H: plan, value snapshots (features + BTYD + labels), the value fit; timing for the first H.
 
     `known_features`: the snapshot step's customer features (`Snapshots.features`, built with the same
     `time.horizon_days`); their cutoffs are reused, so only cutoffs of other horizons' plans are computed.
-    `sample`: the training-row cap the snapshot step applied (its rows are the known features'), for the cards.
+    `sample`, `validation_sample`: the row caps the snapshot step applied (its rows are the known features'),
+    for the cards.
     """
     value: dict[int, ValueResult] = {}
     plans: dict[int, SnapshotPlan] = {}
@@ -87,6 +92,8 @@ def fit_value_models(
             cap = {"max_rows": cfg.models.max_training_rows, "seed": cfg.models.lightgbm.random_state}
             if sample is not None and set(plan.train) == set(sample.cutoffs):  # capped by the snapshot step
                 cap["rows_available"] = sample.rows_available
+            if validation_sample is not None and set(plan.validation) == set(validation_sample.cutoffs):
+                cap["validation_rows_available"] = validation_sample.rows_available
             value[h] = fit_value(snaps, plan, cfg.value, cfg.models.lightgbm, summary=summary, btyd=btyd, **cap)
             plans[h] = plan
             if h == first:

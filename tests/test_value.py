@@ -252,6 +252,10 @@ def test_value_and_timing_training_is_capped_by_whole_customers_and_the_card_say
     assert "Training was capped" not in value_card("value", plan, fit_value(snaps, plan, ValueConfig(), FAST))
     upstream = fit_value(snaps, plan, ValueConfig(), FAST, rows_available=available + 500)  # capped by the snapshot
     assert f"{available:,} of {available + 500:,} training-cutoff rows" in value_card("value", plan, upstream)
+    n_val = int((snaps["cutoff"] == plan.validation[-1]).sum())  # the validation cap, applied upstream too
+    held = fit_value(snaps, plan, ValueConfig(), FAST, validation_rows_available=n_val + 70)
+    assert f"{n_val:,} of {n_val + 70:,} validation-cutoff rows" in value_card("value", plan, held)
+    assert "Validation was capped" not in value_card("value", plan, upstream)
     timing = fit_timing(snaps, plan, ValueConfig(), FAST, max_rows=3000, seed=7)
     assert timing.rows["train_rows"] + timing.rows["tuning_rows"] <= 3000  # person-period rows: the fitted frame
     assert timing.rows["training_rows_sampled"] <= 3000 // len(timing.grid)
