@@ -62,10 +62,30 @@ class ActionFrames:
         return s
 
 
+def refills(con: duckdb.DuckDBPyConnection, cfg: Config, when: date) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(per-product intervals, due list) at `when`, or None when disabled or products are not mapped.
+
+    Scoring asks for it before any customer frame exists: at 100M lines its DuckDB work takes the whole
+    memory limit (4 GiB), which on top of the scored frames made the score's peak (8.6 GiB).
+    """
+    rep = cfg.replenishment
+    if rep.enabled and "product_id" in con.table("lines").columns:
+        with stage("replenishment intervals and due list"):
+            return replenishment(con, when, rep.min_customers, rep.due_within_days)
+    if rep.enabled:
+        info("[yellow]replenishment:[/yellow] data.columns.product_id is not mapped; no replenishment list")
+    return None
+
+
 def build(
-    con: duckdb.DuckDBPyConnection, table: pd.DataFrame, cfg: Config, when: date, attributes: pd.DataFrame | None
+    con: duckdb.DuckDBPyConnection,
+    table: pd.DataFrame,
+    cfg: Config,
+    when: date,
+    attributes: pd.DataFrame | None,
+    lists: tuple[pd.DataFrame, pd.DataFrame] | None = None,
 ) -> ActionFrames:
-    """Every configured audience and (when enabled and products are mapped) the replenishment list at `when`."""
+    """Every configured audience at `when` and the replenishment `lists` (`refills`) when there are any."""
     frames = ActionFrames(when)
     seg = table.astype({"customer_id": str})
     if cfg.audiences:
@@ -73,12 +93,8 @@ def build(
             for name, f in cfg.audiences.items():
                 members = audiences.select(con, seg, f, when, name).members
                 frames.audiences[name] = audiences.export_frame(members, attributes)
-    rep = cfg.replenishment
-    if rep.enabled and "product_id" in con.table("lines").columns:
-        with stage("replenishment intervals and due list"):
-            frames.intervals, frames.replenishment = replenishment(con, when, rep.min_customers, rep.due_within_days)
-    elif rep.enabled:
-        info("[yellow]replenishment:[/yellow] data.columns.product_id is not mapped; no replenishment list")
+    if lists is not None:
+        frames.intervals, frames.replenishment = lists
     return frames
 
 

@@ -166,6 +166,7 @@ def class_probabilities(data: Prepared, champions: Champions, feats: pd.DataFram
 
 def score_customers(data: Prepared, when: date, cfg: Config, champions: Champions) -> Scored:
     """Features, rule segments, probabilities, clusters and drift at `when`: the segment table, nothing written."""
+    lists = actions_outputs.refills(data.engine.con, cfg, when)  # first: its DuckDB peak meets no customer frame
     snap = build_snapshots(data.engine, [when], segmented=[when], time=cfg.time, segments=cfg.segments).segmented[when]
     feats, models = snap.features, champions.models
     churn, purchase = class_probabilities(data, champions, feats, cfg)
@@ -181,7 +182,7 @@ def score_customers(data: Prepared, when: date, cfg: Config, champions: Champion
         names = ", ".join(f'"{a}"' for a in cfg.output.export_attributes)
         attributes = data.engine.query(f"SELECT customer_id, {names} FROM customer_attributes")
     not_scored = data.report.customers - len(table)  # customers with no purchase on or before the date
-    actions = actions_outputs.build(data.engine.con, table, cfg, when, attributes)  # a bad filter fails here
+    actions = actions_outputs.build(data.engine.con, table, cfg, when, attributes, lists)  # a bad filter fails here
     return Scored(
         when, table, segment_summary(table), drift, data.report, not_scored, champions.versions, attributes,
         actions=actions, extras=customer_extras(feats),
