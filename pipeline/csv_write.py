@@ -67,7 +67,7 @@ def _by_distinct(codes: np.ndarray, texts: list[str] | np.ndarray) -> pa.Array:
 
 
 def _floats(values: np.ndarray) -> pa.Array:
-    """pandas' float cells: numpy `astype(str)` (get_values_for_csv), NaN empty; each distinct bit pattern once."""
+    """Float cells as pandas writes them: numpy `astype(str)` (get_values_for_csv), NaN empty; each bit pattern once."""
     bits = values.view(f"i{values.dtype.itemsize}")  # exact: -0.0 and 0.0 stay apart
     codes, distinct = pd.factorize(bits)
     floats = np.asarray(distinct).view(values.dtype)
@@ -77,7 +77,7 @@ def _floats(values: np.ndarray) -> pa.Array:
 
 
 def _objects(values: np.ndarray) -> pa.Array:
-    """pandas passes object cells to the csv module, which writes a str as it is and anything else as str(v)."""
+    """Object cells: pandas hands them to the csv module, which writes a str as it is and anything else as str(v)."""
     missing = pd.isna(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
     if kind in ("string", "empty"):  # str (or a subclass: its text) and missing values only
