@@ -12,9 +12,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from segment.pipeline.csv_write import cells_containing, cells_starting_with
+
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 RISKY = r"^[=+\-@\t\r]"  # starts with one of FORMULA_PREFIXES
 BREAK = r"[\r\n]"
+NO_TEXT = frozenset(  # `infer_dtype` kinds of object columns without a single str cell: nothing to change
+    {"empty", "date", "datetime", "datetime64", "time", "timedelta", "timedelta64", "period", "interval"}
+    | {"integer", "floating", "mixed-integer-float", "decimal", "complex", "boolean", "bytes"}
+)
 
 
 def is_text_column(column: pd.Series) -> bool:
@@ -44,16 +50,19 @@ def _fixed(cells: pa.Array) -> list[str]:
 def neutralise_column(column: pd.Series) -> pd.Series | None:
     """`neutralise_mixed` of one text column, rewriting only flagged cells; None when nothing changes."""
     values = None
+    kind = pd.api.types.infer_dtype(column, skipna=True) if column.dtype == object else None
     if isinstance(column.dtype, pd.StringDtype):
         text = pa.array(column.array)
         text = text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-    elif column.dtype == object and pd.api.types.infer_dtype(column, skipna=True) in ("string", "empty"):
+    elif kind in NO_TEXT:
+        return None
+    elif kind == "string":
         values = column.to_numpy()
         text = pa.array(values, type=pa.large_string(), mask=pd.isna(values))  # str subclasses: their text
     else:
         return neutralise_mixed(column)
-    flagged = pc.match_substring_regex(text, f"{RISKY}|{BREAK}")
-    where = np.flatnonzero(flagged.fill_null(False).to_numpy(zero_copy_only=False))
+    text = text.cast(pa.large_string())
+    where = np.flatnonzero(cells_starting_with(text, "".join(FORMULA_PREFIXES)) | cells_containing(text, "\r\n"))
     if not len(where):
         return None
     new = _fixed(text.take(pa.array(where)))

@@ -40,7 +40,6 @@ def _quoted(char: str) -> bool:
 
 
 QUOTED = "".join(c for c in map(chr, range(128)) if _quoted(c))  # 3.11: '\n', '"', ','; tests probe all others
-QUOTE_PATTERN = "[" + "".join(f"\\x{{{ord(c):02x}}}" for c in QUOTED) + "]"  # RE2 class of those characters
 
 
 def header(columns: pd.Index) -> bytes:
@@ -50,14 +49,48 @@ def header(columns: pd.Index) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets (len + 1) and the UTF-8 bytes of a string array, as numpy views (no copy)."""
+    width = np.int64 if pa.types.is_large_string(text.type) else np.int32
+    buffers = text.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=width)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _any_of(values: np.ndarray, chars: str) -> np.ndarray:
+    """Mask of the bytes equal to one of these ASCII characters (compares: faster than a lookup table)."""
+    found = np.zeros(len(values), dtype=bool)
+    for byte in chars.encode("ascii"):
+        found |= values == byte
+    return found
+
+
+def cells_containing(text: pa.Array, chars: str) -> np.ndarray:
+    """Mask of the non-null cells holding any of these ASCII characters (UTF-8: never inside another one)."""
+    offsets, data = _bytes(text)
+    hits = np.flatnonzero(_any_of(data[offsets[0] : offsets[-1]], chars)) + offsets[0]
+    mask = np.zeros(len(text), dtype=bool)
+    mask[np.searchsorted(offsets, hits, side="right") - 1] = True
+    return mask & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else mask
+
+
+def cells_starting_with(text: pa.Array, chars: str) -> np.ndarray:
+    """Mask of the non-null cells whose first character is one of these ASCII characters."""
+    offsets, data = _bytes(text)
+    mask = np.diff(offsets) > 0
+    mask[mask] = _any_of(data[offsets[:-1][mask]], chars)
+    return mask & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else mask
+
+
 def _quote(text: pa.Array) -> pa.Array:
     """Missing cells empty; a cell holding a character the csv module quotes is quoted, its quotes doubled."""
     text = pc.fill_null(text.cast(TEXT), "")
-    needs = pc.match_substring_regex(text, QUOTE_PATTERN)
-    if not pc.any(needs).as_py():
+    needs = cells_containing(text, QUOTED)
+    if not needs.any():
         return text
     quoted = pc.binary_join_element_wise(_s('"'), pc.replace_substring(text, '"', '""'), _s('"'), _s(""))
-    return pc.if_else(needs, quoted, text)
+    return pc.if_else(pa.array(needs), quoted, text)
 
 
 def _by_distinct(codes: np.ndarray, texts: list[str] | np.ndarray) -> pa.Array:
