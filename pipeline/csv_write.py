@@ -4,14 +4,16 @@ pandas hands every row to Python's csv module (about 8 us a row of the exports: 
 3M-customer score). Here each column becomes its CSV field text once, with pandas' own conversions (floats
 through numpy `astype(str)` of their distinct values, objects through `str`, missing values empty), quoted
 as the csv module quotes (`QUOTED`, probed from the module itself), joined into one line per row; a file is
-then its header and a `take` of its rows' lines, written as one buffer. Columns of a type not handled here
-(datetimes, categoricals, nullable numbers) make `lines` return None and the caller writes with pandas.
+then its header and a `take` of its rows' lines, written as one buffer (two files at a time). A column of a
+type not handled here (datetimes, categoricals, nullable numbers) makes `lines` return None: pandas writes.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+WRITERS = min(2, os.cpu_count() or 1)  # threads writing files
 TEXT = pa.large_string()  # 64-bit offsets: one column of millions of lines can pass 2 GiB
 
 
@@ -53,6 +56,8 @@ def _bytes(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """The offsets (len + 1) and the UTF-8 bytes of a string array, as numpy views (no copy)."""
     width = np.int64 if pa.types.is_large_string(text.type) else np.int32
     buffers = text.buffers()
+    if buffers[1] is None:  # an empty array may have no offsets buffer
+        return np.zeros(1, dtype=width), np.zeros(0, np.uint8)
     offsets = np.frombuffer(buffers[1], dtype=width)[text.offset : text.offset + len(text) + 1]
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     return offsets, data
@@ -113,7 +118,9 @@ def _objects(values: np.ndarray) -> pa.Array:
     """Object cells: pandas hands them to the csv module, which writes a str as it is and anything else as str(v)."""
     missing = pd.isna(values)
     kind = pd.api.types.infer_dtype(values, skipna=True)
-    if kind in ("string", "empty"):  # str (or a subclass: its text) and missing values only
+    if kind == "empty":  # missing values only
+        return _quote(pa.nulls(len(values), TEXT))
+    if kind == "string":  # str (or a subclass: its text) and missing values only
         return _quote(pa.array(values, type=TEXT, mask=missing))
     try:
         codes, distinct = pd.factorize(values)
@@ -169,10 +176,27 @@ def write(path: Path, head: bytes, rows: pa.Array) -> None:
     with open(path, "wb") as f:
         f.write(head)
         for chunk in chunks:
-            if len(chunk) == 0:
-                continue
-            offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int64)[chunk.offset : chunk.offset + len(chunk) + 1]
-            f.write(memoryview(chunk.buffers()[2])[offsets[0] : offsets[-1]])
+            offsets, data = _bytes(chunk)
+            f.write(memoryview(data)[offsets[0] : offsets[-1]])
+
+
+def write_groups(frame: pd.DataFrame, groups: dict[Path, np.ndarray], writers: int = WRITERS) -> None:
+    """`frame.iloc[rows].to_csv(path, index=False)` for each path and rows, each row rendered once.
+
+    Files are written by `writers` threads: Arrow's `take` and the file writes release the GIL.
+    """
+    rendered = lines(frame)
+    if rendered is None:
+        for path, rows in groups.items():
+            frame.iloc[rows].to_csv(path, index=False)
+        return
+    head = header(frame.columns)
+
+    def one(path: Path) -> None:
+        write(path, head, rendered.take(pa.array(groups[path])))
+
+    with ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(one, groups))  # list(): an error in any file is raised here
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:

@@ -121,19 +121,15 @@ def write_export_files(
         return neutralise_formulas(frame)
 
     rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
-    lines = csv_write.lines(rows)  # every row's CSV line once; None: a column pandas must format
-    head = csv_write.header(rows.columns)
-    files = 0
+    files, groups = 0, {}
     for scheme in SCHEME_COLUMNS:
-        positions = pd.Series(np.arange(len(rows)), index=rows.index)
+        positions = pd.Series(np.arange(len(rows)), index=rows.index)  # groups of positions: no frame copies
         for name, part in positions.groupby(rows[scheme], sort=True):  # the groups and order of rows.groupby
             path = inside(folder, scheme, f"{slug(str(name))}.csv")
             path.parent.mkdir(parents=True, exist_ok=True)
-            if lines is None:
-                rows.iloc[part.to_numpy()].to_csv(path, index=False)
-            else:
-                csv_write.write(path, head, lines.take(pa.array(part.to_numpy())))
+            groups[path] = part.to_numpy()  # a later segment with the same file name replaces it, as before
             files += 1
+    csv_write.write_groups(rows, groups)
     for file_name, extra in (lists or {}).items():
         path = inside(folder, file_name)
         path.parent.mkdir(parents=True, exist_ok=True)

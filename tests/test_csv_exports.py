@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -312,3 +313,15 @@ def test_a_real_score_writes_the_same_export_files_as_before(trained, tmp_path, 
     published = _folder_bytes(result.published.exports)
     assert len(published) == files > 10 and len(table) > 1000
     assert published == _folder_bytes(tmp_path / "old")
+
+
+def test_a_column_pandas_must_format_sends_the_whole_export_to_pandas(tmp_path):
+    table = _segment_table(500, seed=2, text_dtype="str")
+    rows = exports.export_rows(table)
+    attributes = _attributes(table, "str").assign(signed_up=pd.date_range("2020-01-01", periods=500, freq="37h"))
+    assert csv_write.lines(outputs.neutralise_formulas(rows.merge(attributes, on=CUSTOMER_ID))) is None
+    assert outputs.write_export_files(rows, attributes, tmp_path / "new") == old_write_export_files(
+        rows, attributes, tmp_path / "old"
+    )
+    assert _folder_bytes(tmp_path / "new") == _folder_bytes(tmp_path / "old")
+    assert re.search(rb",20\d\d-\d\d-\d\d \d\d:00:00\n", _folder_bytes(tmp_path / "new")["rfm_segment/champions.csv"])
