@@ -58,7 +58,10 @@ def neutralise_column(column: pd.Series) -> pd.Series | None:
         return None
     elif kind == "string":
         values = column.to_numpy()
-        text = pa.array(values, type=pa.large_string(), mask=pd.isna(values))  # str subclasses: their text
+        try:
+            text = pa.array(values, type=pa.large_string(), mask=pd.isna(values))  # str subclasses: their text
+        except UnicodeError:  # a lone surrogate: the per-cell rule, and the CSV writer raises as it did
+            return neutralise_mixed(column)
     else:
         return neutralise_mixed(column)
     text = text.cast(pa.large_string())

@@ -325,3 +325,25 @@ def test_a_column_pandas_must_format_sends_the_whole_export_to_pandas(tmp_path):
     )
     assert _folder_bytes(tmp_path / "new") == _folder_bytes(tmp_path / "old")
     assert re.search(rb",20\d\d-\d\d-\d\d \d\d:00:00\n", _folder_bytes(tmp_path / "new")["rfm_segment/champions.csv"])
+
+
+@pytest.mark.parametrize("cell", ["a\ud800", "=\ud800"])
+@pytest.mark.parametrize("hard_ids", [True, False])
+def test_text_that_is_not_utf8_fails_as_before(tmp_path, cell, hard_ids):
+    rows = exports.export_rows(_segment_table(50, seed=4, text_dtype=object))
+    if not hard_ids:
+        rows[CUSTOMER_ID] = pd.Series([f"C{i}" for i in range(len(rows))], index=rows.index, dtype=object)
+    rows.loc[3, CUSTOMER_ID] = cell  # a lone surrogate: no UTF-8 form, so no file can hold it
+    outcomes = []
+    for neutralise in (old_neutralise_formulas, outputs.neutralise_formulas):
+        try:
+            outcomes.append(neutralise(rows))
+        except UnicodeEncodeError:  # pandas' `astype(str)` of a column with a risky cell encodes it
+            outcomes.append(None)
+    if outcomes[0] is None:
+        assert outcomes[1] is None
+    else:
+        pd.testing.assert_frame_equal(outcomes[1], outcomes[0])
+    for write, folder in ((old_write_export_files, "old"), (outputs.write_export_files, "new")):
+        with pytest.raises(UnicodeEncodeError):
+            write(rows, None, tmp_path / folder)
