@@ -21,12 +21,14 @@ from datetime import date
 from pathlib import Path
 
 import filelock
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.markup import escape
 
 from segment.errors import InputError, UserError
+from segment.pipeline import csv_safety, csv_write
 from segment.pipeline.progress import console
 from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCHEME_COLUMNS, SCORE_DATE
 
@@ -119,22 +121,24 @@ def write_export_files(
         return neutralise_formulas(frame)
 
     rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
-    files = 0
+    files, groups = 0, {}
     for scheme in SCHEME_COLUMNS:
-        for name, part in rows.groupby(scheme, sort=True):
+        positions = pd.Series(np.arange(len(rows)), index=rows.index)  # groups of positions: no frame copies
+        for name, part in positions.groupby(rows[scheme], sort=True):  # the groups and order of rows.groupby
             path = inside(folder, scheme, f"{slug(str(name))}.csv")
             path.parent.mkdir(parents=True, exist_ok=True)
-            part.to_csv(path, index=False)
+            groups[path] = part.to_numpy()  # a later segment with the same file name replaces it, as before
             files += 1
+    csv_write.write_groups(rows, groups)
     for file_name, extra in (lists or {}).items():
         path = inside(folder, file_name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        with_attributes(extra).to_csv(path, index=False)
+        csv_write.write_frame(with_attributes(extra), path)
         files += 1
     return files
 
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = csv_safety.FORMULA_PREFIXES
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
@@ -142,18 +146,15 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
     Ids and attributes come from the input data; `=HYPERLINK(...)` in a customer id must not run when
     marketing opens the export (OWASP "CSV injection"). Line breaks inside a text cell become spaces: the
-    CSV writer does not quote a bare CR, which would split the row. Numbers are left alone.
+    CSV writer does not quote a bare CR, which would split the row. Numbers are left alone. Column-wise in
+    Arrow (`csv_safety`); unchanged columns are shared with `df`, not copied.
     """
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            text = out[col]
-            is_text = text.map(lambda v: isinstance(v, str))
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
-            breaks = text.map(lambda v: isinstance(v, str) and ("\r" in v or "\n" in v))
-            if risky.any() or breaks.any():
-                fixed = text.where(~risky, "'" + text.astype(str))
-                fixed = fixed.where(~(breaks & is_text), fixed.astype(str).str.replace(r"[\r\n]", " ", regex=True))
+    out = df.copy(deep=False)
+    for i, col in enumerate(df.columns):
+        column = df.iloc[:, i]
+        if csv_safety.is_text_column(column):
+            fixed = csv_safety.neutralise_column(column)
+            if fixed is not None:
                 out[col] = fixed
     return out
 
