@@ -9,12 +9,13 @@ export files (the bundled sample maps it), and turned into export rows by `expor
 `publish` does, with the win-back list (`moved_active_to_at_risk.csv`) of a previous date at which every
 at-risk customer was active. `--attributes` adds an e-mail and a phone number per customer (the phone
 starts with "+": every one is neutralised). Then `write_export_files` runs the old way (the code before
-issue 20, kept below) and the new way, each in a process forked after the rows are built (shared, not
-copied), into a temporary folder. Prints one JSON line per write: seconds, load average when it started,
-peak RSS of the writing process (sampled every 10 ms) and `own_gib`, that peak less its resident size at
-the start (the shared rows, mapped in the forked process; memory the allocators kept from building the
-rows is reused first, so this undercounts), and `arrow_gib`, Arrow's own peak allocation beyond the rows'
-(sampled alike; the new path's buffers). Then whether both folders hold the same bytes.
+issue 20, kept in tests/test_csv_exports.py) and the new way, each in a process forked after the rows are
+built (shared, not copied), into a temporary folder. Prints one JSON line per write: seconds, load
+average when it started, peak RSS of the writing process (sampled every 10 ms) and `own_gib`, that peak
+less its resident size at the start (the shared rows, mapped in the forked process; memory the
+allocators kept from building the rows is reused first, so this undercounts), and `arrow_gib`, Arrow's
+own peak allocation beyond the rows' (sampled alike; the new path's buffers). Then whether both folders
+hold the same bytes.
 """
 
 from __future__ import annotations
@@ -34,49 +35,8 @@ import numpy as np
 import pandas as pd
 
 from segment.pipeline import exports, outputs
-from segment.schema import CUSTOMER_ID, EXPORT_COLUMNS, SCHEME_COLUMNS, SCORE_DATE
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def old_neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """`outputs.neutralise_formulas` before issue 20."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            text = out[col]
-            is_text = text.map(lambda v: isinstance(v, str))
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_PREFIXES))
-            breaks = text.map(lambda v: isinstance(v, str) and ("\r" in v or "\n" in v))
-            if risky.any() or breaks.any():
-                fixed = text.where(~risky, "'" + text.astype(str))
-                fixed = fixed.where(~(breaks & is_text), fixed.astype(str).str.replace(r"[\r\n]", " ", regex=True))
-                out[col] = fixed
-    return out
-
-
-def old_write_export_files(table, attributes, folder: Path, lists=None) -> int:
-    """`outputs.write_export_files` before issue 20: neutralise per cell, `to_csv` per segment."""
-
-    def with_attributes(frame: pd.DataFrame) -> pd.DataFrame:
-        if attributes is not None and len(attributes.columns) > 1:
-            frame = frame.merge(attributes, on=CUSTOMER_ID, how="left")
-        return old_neutralise_formulas(frame)
-
-    rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
-    files = 0
-    for scheme in SCHEME_COLUMNS:
-        for name, part in rows.groupby(scheme, sort=True):
-            path = outputs.inside(folder, scheme, f"{outputs.slug(str(name))}.csv")
-            path.parent.mkdir(parents=True, exist_ok=True)
-            part.to_csv(path, index=False)
-            files += 1
-    for file_name, extra in (lists or {}).items():
-        path = outputs.inside(folder, file_name)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with_attributes(extra).to_csv(path, index=False)
-        files += 1
-    return files
+from segment.schema import CUSTOMER_ID, SCORE_DATE
+from tests.test_csv_exports import old_write_export_files  # the code before issue 20, kept once
 
 
 def export_inputs(partition: Path, n: int, attributes: bool):
