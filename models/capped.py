@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Literal
 
 import pandas as pd
 
@@ -20,10 +21,12 @@ from segment.features.engine import Engine
 from segment.models.sampling import kept_customers
 from segment.schema import CUSTOMER_ID, CUTOFF
 
+Kind = Literal["training", "validation"]
+
 
 @dataclass(frozen=True)
 class TrainingSample:
-    """The customers whose training-cutoff rows are kept, and what the cap cost."""
+    """The customers whose rows at the cut cutoffs are kept (the training or the validation cap), and what it cost."""
 
     customers: tuple[str, ...]
     rows_available: int  # training-cutoff rows of every customer
@@ -32,7 +35,7 @@ class TrainingSample:
     max_rows: int
     seed: int
     cutoffs: tuple[date, ...] = ()  # the cutoffs it cut (every other cutoff keeps every customer)
-    kind: str = "training"  # or "validation": which cap (`models.max_{kind}_rows`) chose it
+    kind: Kind = "training"  # which cap (`models.max_{kind}_rows`) chose it
 
     def note(self) -> str:
         """One sentence for the model card."""
@@ -82,7 +85,7 @@ def training_sample(
     max_rows: int | None,
     seed: int,
     orders: str = "orders",
-    kind: str = "training",
+    kind: Kind = "training",
 ) -> TrainingSample | None:
     """The customers to keep at the cutoffs, or None when every row fits under `max_rows`.
 
