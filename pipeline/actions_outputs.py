@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 
 from segment.config import Config
 from segment.features.replenishment import replenishment
-from segment.pipeline import audiences, outputs
+from segment.pipeline import audiences, csv_write, outputs
 from segment.pipeline.htmlpage import Section
 from segment.pipeline.progress import info, stage
 
@@ -111,12 +111,12 @@ def write_into(frames: ActionFrames, staging: Path) -> None:
     """The date's action files in `staging` (a folder staged by the caller, swapped in whole)."""
     (staging / "audiences").mkdir(parents=True, exist_ok=True)
     for name, df in frames.audiences.items():
-        df.to_csv(staging / "audiences" / f"{name}.csv", index=False)
+        csv_write.write_frame(df, staging / "audiences" / f"{name}.csv")  # = to_csv, built column-wise
         _parquet(df, staging / "audiences" / f"{name}.parquet")
     if frames.replenishment is not None:
-        frames.replenishment.to_csv(staging / "replenishment.csv", index=False)
+        csv_write.write_frame(frames.replenishment, staging / "replenishment.csv")
         _parquet(frames.replenishment, staging / "replenishment.parquet")
-        frames.intervals.to_csv(staging / "replenishment_intervals.csv", index=False)
+        csv_write.write_frame(frames.intervals, staging / "replenishment_intervals.csv")
 
 
 def write(frames: ActionFrames, root: Path, when: date) -> Path:

@@ -15,7 +15,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from segment.config import OutputConfig
-from segment.pipeline.database_insert import insert_frame
+from segment.pipeline.database_insert import insert_frame, pandas_table
 from segment.pipeline.outputs import PublishError
 from segment.pipeline.progress import warn
 from segment.pipeline.safe_input import redact
@@ -35,6 +35,7 @@ def write_database(frames: dict[str, pd.DataFrame], url: str, score_date: date, 
         engine.dispose()
 
 
+DTYPE = {SCORE_DATE: sa.Date()}  # the one type pandas would not infer (a column of `date` objects)
 PUBLICATIONS_TABLE = "segment_publications"  # one row per published score run, written in its transaction
 
 
@@ -80,7 +81,7 @@ def write_rows(conn: sa.Connection, frames: dict[str, pd.DataFrame], score_date:
             t = sa.Table(name, sa.MetaData(schema=schema), autoload_with=conn)
             add_missing_columns(conn, t, df)
             conn.execute(t.delete().where(t.c.score_date == score_date))
-        insert_frame(conn, name, df, schema, dtype={SCORE_DATE: sa.Date()})  # pandas' types and values, in bulk
+        insert_frame(conn, name, df, schema, dtype=DTYPE)  # pandas' types and values, in bulk
 
 
 def add_missing_columns(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) -> list[str]:
@@ -99,27 +100,13 @@ def add_missing_columns(conn: sa.Connection, table: sa.Table, df: pd.DataFrame) 
         )
     quote = conn.dialect.identifier_preparer
     target = quote.format_table(table)
+    # the types pandas would give a new table of `df`, so old and new tables agree
+    types = {col.name: col.type for col in pandas_table(conn, table.name, df, table.schema, DTYPE).columns}
     for c in missing:
-        kind = column_type(df[c]).compile(dialect=conn.dialect)
+        kind = types[c].compile(dialect=conn.dialect)
         conn.exec_driver_sql(f"ALTER TABLE {target} ADD COLUMN {quote.quote(c)} {kind}")
     warn(f"database table {table.name!r} was written by an older version: added column(s) {', '.join(missing)}")
     return missing
-
-
-def column_type(values: pd.Series) -> sa.types.TypeEngine:
-    """The SQL type pandas' `to_sql` would give a new column of these values (so old and new tables agree)."""
-    if pd.api.types.is_bool_dtype(values):
-        return sa.Boolean()
-    if pd.api.types.is_integer_dtype(values):
-        return sa.BigInteger()
-    if pd.api.types.is_float_dtype(values):
-        return sa.Float(precision=53)
-    if pd.api.types.is_datetime64_any_dtype(values):
-        return sa.DateTime()
-    present = values.dropna()
-    if len(present) and present.map(lambda v: isinstance(v, date)).all():
-        return sa.Date()
-    return sa.Text()
 
 
 def publications_table(schema: str | None) -> sa.Table:

@@ -33,11 +33,17 @@ ROWS_PER_BATCH = 100_000  # rows converted and sent at a time: bounded memory, n
 Processor = Callable[[Any], Any]
 
 
+def pandas_table(conn: sa.Connection, name: str, df: pd.DataFrame, schema: str | None, dtype: dict) -> sa.Table:
+    """The table `to_sql` would create for `df`: pandas' column types (no database access)."""
+    db = SQLDatabase(conn, schema=schema)
+    return SQLTable(name, db, frame=df, index=False, if_exists="append", schema=schema, dtype=dtype).table
+
+
 def insert_frame(conn: sa.Connection, name: str, df: pd.DataFrame, schema: str | None, dtype: dict) -> None:
     """Append the rows of `df` to table `name` in the open transaction, creating it as `to_sql` would."""
     db = SQLDatabase(conn, schema=schema)
-    table = SQLTable(name, db, frame=df, index=False, if_exists="append", schema=schema, dtype=dtype).table
-    types = {c.name: c.type for c in table.columns}  # pandas' choice for this frame (no database access)
+    table = pandas_table(conn, name, df, schema, dtype)
+    types = {c.name: c.type for c in table.columns}  # pandas' choice for this frame
     df.head(0).to_sql(name, conn, schema=schema, if_exists="append", index=False, dtype=types)  # creates if missing
     write = bulk_writer(conn, table)
     if write is None:  # pandas' default insert, as before

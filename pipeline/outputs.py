@@ -122,8 +122,8 @@ def write_export_files(
 
     rows = with_attributes(table[[c for c in EXPORT_COLUMNS if c in table]])
     files, groups = 0, {}
+    positions = pd.Series(np.arange(len(rows)), index=rows.index)  # groups of positions: no frame copies
     for scheme in SCHEME_COLUMNS:
-        positions = pd.Series(np.arange(len(rows)), index=rows.index)  # groups of positions: no frame copies
         for name, part in positions.groupby(rows[scheme], sort=True):  # the groups and order of rows.groupby
             path = inside(folder, scheme, f"{slug(str(name))}.csv")
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -113,3 +113,15 @@ def test_staged_equals_direct_on_random_histories(rows, offset, min_customers, h
         replenishment(con, when, min_customers, horizon, lines="random_lines"),
         direct(con, when, min_customers, horizon, "random_lines"),
     )
+
+
+def test_the_action_csvs_are_the_bytes_to_csv_writes(sample_con, tmp_path):
+    """`actions_outputs.write_into` renders the due list and intervals with `csv_write` (dates, floats, ids)."""
+    from segment.pipeline import actions_outputs
+
+    frames = actions_outputs.ActionFrames(date(2011, 12, 9))
+    frames.intervals, frames.replenishment = replenishment(sample_con, date(2011, 12, 9), 3, 90)
+    actions_outputs.write_into(frames, tmp_path)
+    for name, df in (("replenishment.csv", frames.replenishment), ("replenishment_intervals.csv", frames.intervals)):
+        df.to_csv(tmp_path / "expected.csv", index=False)
+        assert len(df) > 50 and (tmp_path / name).read_bytes() == (tmp_path / "expected.csv").read_bytes()
